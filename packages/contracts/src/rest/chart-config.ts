@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/**
+ * Intervals: the design document's set plus chart-img.com's full list.
+ * Minutes are lower-case `m`, hours `h`, days `D`, weeks `W`, months `M`.
+ */
+export const INTERVALS = [
+  '1m',
+  '3m',
+  '5m',
+  '15m',
+  '30m',
+  '45m',
+  '1h',
+  '2h',
+  '3h',
+  '4h',
+  '6h',
+  '12h',
+  '1D',
+  '1W',
+  '1M',
+  '3M',
+  '6M',
+  '12M',
+] as const;
+export const Interval = z.enum(INTERVALS);
+export type Interval = z.infer<typeof Interval>;
+
+/** Ranges accepted by `range` (chart-img.com's list). */
+export const RANGES = ['1D', '5D', '7D', '1M', '3M', '6M', 'YTD', '1Y', '5Y', 'ALL', 'DYNAMIC'] as const;
+export const Range = z.enum(RANGES);
+export type Range = z.infer<typeof Range>;
+
+export const Theme = z.enum(['light', 'dark']);
+export type Theme = z.infer<typeof Theme>;
+
+export const ChartStyle = z.enum(['candle', 'bar', 'line', 'area', 'hollowCandle', 'heikinAshi']);
+export type ChartStyle = z.infer<typeof ChartStyle>;
+
+export const ImageFormat = z.enum(['png', 'svg']);
+export type ImageFormat = z.infer<typeof ImageFormat>;
+
+export const Renderer = z.enum(['builtin', 'chart-img']);
+export type Renderer = z.infer<typeof Renderer>;
+
+/** `EXCHANGE:TICKER`, e.g. `BINANCE:BTCUSDT`. */
+export const Symbol = z
+  .string()
+  .max(64)
+  .regex(/^[A-Z0-9_]{1,24}:[A-Z0-9._!-]{1,32}$/, 'must look like EXCHANGE:TICKER, e.g. BINANCE:BTCUSDT');
+
+const InputValue = z.union([z.number(), z.string().max(200), z.boolean(), z.null()]);
+const Inputs = z.record(z.string().max(64), InputValue);
+
+export const Study = z.object({
+  /** chart-img.com's study name, e.g. `Relative Strength Index`. */
+  name: z.string().min(1).max(80),
+  /** Inputs, by the design document's names (`period`, `stddev`) or chart-img.com's (`length`, `in_0`). */
+  input: Inputs.optional(),
+  override: z.record(z.string().max(64), z.unknown()).optional(),
+});
+export type Study = z.infer<typeof Study>;
+
+export const Drawing = z.object({
+  /** chart-img.com's drawing name, e.g. `Horizontal Line`. */
+  name: z.string().min(1).max(80),
+  input: z.record(z.string().max(64), z.unknown()),
+  override: z.record(z.string().max(64), z.unknown()).optional(),
+});
+export type Drawing = z.infer<typeof Drawing>;
+
+export const ChartConfig = z.object({
+  symbol: Symbol,
+  interval: Interval,
+  range: Range.optional(),
+  theme: Theme.default('dark'),
+  style: ChartStyle.default('candle'),
+  width: z.number().int().min(400).max(2048).default(1200),
+  height: z.number().int().min(300).max(1920).default(675),
+  format: ImageFormat.default('png'),
+  renderer: Renderer.optional(),
+  timezone: z.string().max(64).optional(),
+  studies: z.array(Study).max(25).default([]),
+  drawings: z.array(Drawing).max(50).default([]),
+});
+/** A chart config after defaults are applied. */
+export type ChartConfig = z.infer<typeof ChartConfig>;
+/** A chart config as a client sends it. */
+export type ChartConfigInput = z.input<typeof ChartConfig>;

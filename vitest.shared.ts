@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+/** Shared vitest settings: workspace packages resolve to their TypeScript sources. */
+export default defineConfig({
+  resolve: { conditions: ['development', 'node', 'import', 'default'] },
+  ssr: { resolve: { conditions: ['development', 'node', 'import', 'default'] } },
+  test: {
+    environment: 'node',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+  },
+});
