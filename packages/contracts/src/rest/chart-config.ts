@@ -45,7 +45,7 @@ export const Renderer = z.enum(['builtin', 'chart-img']);
 export type Renderer = z.infer<typeof Renderer>;
 
 /** `EXCHANGE:TICKER`, e.g. `BINANCE:BTCUSDT`. */
-export const Symbol = z
+export const MarketSymbol = z
   .string()
   .max(64)
   .regex(/^[A-Z0-9_]{1,24}:[A-Z0-9._!-]{1,32}$/, 'must look like EXCHANGE:TICKER, e.g. BINANCE:BTCUSDT');
@@ -71,7 +71,7 @@ export const Drawing = z.object({
 export type Drawing = z.infer<typeof Drawing>;
 
 export const ChartConfig = z.object({
-  symbol: Symbol,
+  symbol: MarketSymbol,
   interval: Interval,
   range: Range.optional(),
   theme: Theme.default('dark'),
