@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { defineEvent } from '../envelope.js';
+import { AnalysisMetadata, AnalysisResult } from '../rest/analysis.js';
+import { ChartConfig } from '../rest/chart-config.js';
+
+export const Plan = z.enum(['free', 'pro', 'enterprise']);
+export type Plan = z.infer<typeof Plan>;
+
+export const Role = z.enum(['user', 'admin']);
+export type Role = z.infer<typeof Role>;
+
+export const QuotaKind = z.enum(['charts', 'analyses']);
+export type QuotaKind = z.infer<typeof QuotaKind>;
+
+const Id = z.uuid();
+
+export const UserRegistered = defineEvent(
+  'user.registered',
+  1,
+  z.object({ userId: Id, email: z.email(), name: z.string().nullable(), plan: Plan, role: Role }),
+  'A user signed up. quota-service creates their quota row.',
+);
+
+export const UserPlanChanged = defineEvent(
+  'user.plan_changed',
+  1,
+  z.object({ userId: Id, previousPlan: Plan, plan: Plan, changedBy: Id.nullable() }),
+  "A user's plan changed. New limits apply at once; this month's usage is kept.",
+);
+
+export const ChartGenerated = defineEvent(
+  'chart.generated',
+  1,
+  z.object({
+    chartId: Id,
+    userId: Id,
+    /** The quota reservation this chart consumed; committed on this event. */
+    reservationId: Id.nullable(),
+    symbol: z.string(),
+    interval: z.string(),
+    config: ChartConfig,
+    renderer: z.enum(['builtin', 'chart-img']),
+    /** Where the image is now: our object store key, or an external URL to copy. */
+    objectKey: z.string().nullable(),
+    externalUrl: z.url().nullable(),
+    format: z.enum(['png', 'svg']),
+    width: z.number().int(),
+    height: z.number().int(),
+    synthetic: z.boolean(),
+    generatedAt: z.iso.datetime({ offset: true }),
+    expiresAt: z.iso.datetime({ offset: true }).nullable(),
+  }),
+  'A chart was rendered and saved.',
+);
+
+export const ChartStored = defineEvent(
+  'chart.stored',
+  1,
+  z.object({
+    chartId: Id,
+    userId: Id,
+    objectKey: z.string(),
+    size: z.number().int().nonnegative(),
+    sha256: z.string().length(64),
+    contentType: z.string(),
+  }),
+  'A chart image was copied to permanent storage.',
+);
+
+export const ChartDeleted = defineEvent(
+  'chart.deleted',
+  1,
+  z.object({ chartId: Id, userId: Id, objectKeys: z.array(z.string()) }),
+  'A chart was deleted: its analyses and image objects are removed by their owners.',
+);
+
+export const AnalysisRequested = defineEvent(
+  'analysis.requested',
+  1,
+  z.object({
+    analysisId: Id,
+    chartId: Id,
+    userId: Id,
+    reservationId: Id.nullable(),
+    prompt: z.string().nullable(),
+    tradingStyle: z.string(),
+    includeRiskManagement: z.boolean(),
+    confidenceThreshold: z.number().int().min(1).max(10).nullable(),
+  }),
+  'A user asked for an AI analysis of a chart; analysis workers pick it up.',
+);
+
+export const AnalysisCompleted = defineEvent(
+  'analysis.completed',
+  1,
+  z.object({
+    analysisId: Id,
+    chartId: Id,
+    userId: Id,
+    reservationId: Id.nullable(),
+    symbol: z.string(),
+    interval: z.string(),
+    result: AnalysisResult,
+    metadata: AnalysisMetadata,
+    completedAt: z.iso.datetime({ offset: true }),
+  }),
+  'An analysis finished with a grounded trading signal. Public contract for internal teams.',
+);
+
+export const AnalysisFailed = defineEvent(
+  'analysis.failed',
+  1,
+  z.object({
+    analysisId: Id,
+    chartId: Id,
+    userId: Id,
+    reservationId: Id.nullable(),
+    code: z.string(),
+    reason: z.string(),
+    failedAt: z.iso.datetime({ offset: true }),
+  }),
+  'An analysis failed; its quota reservation is released. Public contract for internal teams.',
+);
+
+export const UsageRecorded = defineEvent(
+  'usage.recorded',
+  1,
+  z.object({
+    userId: Id,
+    endpoint: z.string().max(200),
+    method: z.string().max(10),
+    statusCode: z.number().int(),
+    durationMs: z.number().nonnegative(),
+    chartsGenerated: z.number().int().nonnegative().default(0),
+    analysesPerformed: z.number().int().nonnegative().default(0),
+    tokensUsed: z.number().int().nonnegative().default(0),
+    at: z.iso.datetime({ offset: true }),
+  }),
+  'The gateway served a request for a user (the api_usage ledger).',
+);
+
+/** Every event definition, for documentation and validation by type. */
+export const EVENTS = [
+  UserRegistered,
+  UserPlanChanged,
+  ChartGenerated,
+  ChartStored,
+  ChartDeleted,
+  AnalysisRequested,
+  AnalysisCompleted,
+  AnalysisFailed,
+  UsageRecorded,
+] as const;
+
+export type AnyEventDefinition = (typeof EVENTS)[number];
+export const eventByType = new Map<string, AnyEventDefinition>(EVENTS.map((e) => [e.type, e]));

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { Plan, QuotaKind } from '../events/index.js';
+import { ErrorCode } from '../rest/common.js';
+
+/** Every request/reply answer: `{ok: true, data}` or `{ok: false, error}`. */
+export const RpcError = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  details: z.unknown().optional(),
+});
+export type RpcError = z.infer<typeof RpcError>;
+
+export type RpcReply<T> = { ok: true; data: T } | { ok: false; error: RpcError };
+export const rpcReply = <T extends z.ZodType>(data: T) =>
+  z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), data }),
+    z.object({ ok: z.literal(false), error: RpcError }),
+  ]);
+
+/** A request/reply pair: the subject and both schemas. */
+export interface RpcDefinition<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  readonly subject: string;
+  readonly request: Req;
+  readonly response: Res;
+}
+export const defineRpc = <Req extends z.ZodType, Res extends z.ZodType>(
+  subject: string,
+  request: Req,
+  response: Res,
+): RpcDefinition<Req, Res> => ({ subject, request, response });
+
+const Id = z.uuid();
+
+export const QuotaSnapshot = z.object({
+  userId: Id,
+  plan: Plan,
+  charts: z.object({ used: z.number().int(), limit: z.number().int().nullable() }),
+  analyses: z.object({ used: z.number().int(), limit: z.number().int().nullable() }),
+  periodStart: z.iso.datetime({ offset: true }),
+  resetAt: z.iso.datetime({ offset: true }),
+});
+export type QuotaSnapshot = z.infer<typeof QuotaSnapshot>;
+
+export const QuotaReserve = defineRpc(
+  'svc.quota.reserve',
+  z.object({
+    userId: Id,
+    kind: QuotaKind,
+    amount: z.number().int().min(1).max(1000),
+    reservationId: Id,
+    /** Seconds after which an uncommitted reservation is released. */
+    ttlSeconds: z.number().int().min(1).max(86_400).optional(),
+  }),
+  z.object({ reservationId: Id, granted: z.boolean(), quota: QuotaSnapshot }),
+);
+
+export const QuotaSettle = z.object({ reservationId: Id });
+export const QuotaCommit = defineRpc('svc.quota.commit', QuotaSettle, z.object({ state: z.string() }));
+export const QuotaRelease = defineRpc('svc.quota.release', QuotaSettle, z.object({ state: z.string() }));
+export const QuotaGet = defineRpc('svc.quota.get', z.object({ userId: Id }), QuotaSnapshot);

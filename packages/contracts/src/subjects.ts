@@ -1,0 +1,60 @@
+/**
+ * JetStream streams, one per domain. Event subjects are the event type, e.g. `chart.generated`.
+ * Dead letters go to `dlq.<stream>.<consumer>` in the DLQ stream.
+ */
+export const STREAMS = {
+  USERS: { name: 'USERS', subjects: ['user.>'] },
+  CHARTS: { name: 'CHARTS', subjects: ['chart.>'] },
+  ANALYSES: { name: 'ANALYSES', subjects: ['analysis.>'] },
+  USAGE: { name: 'USAGE', subjects: ['usage.>'] },
+  DLQ: { name: 'DLQ', subjects: ['dlq.>'] },
+} as const;
+export type StreamName = keyof typeof STREAMS;
+
+/** The stream that holds an event subject. */
+export function streamForSubject(subject: string): StreamName {
+  const prefix = subject.split('.')[0];
+  switch (prefix) {
+    case 'user':
+      return 'USERS';
+    case 'chart':
+      return 'CHARTS';
+    case 'analysis':
+      return 'ANALYSES';
+    case 'usage':
+      return 'USAGE';
+    case 'dlq':
+      return 'DLQ';
+    default:
+      throw new Error(`no stream for subject ${subject}`);
+  }
+}
+
+export const dlqSubject = (stream: string, consumer: string) => `dlq.${stream}.${consumer}`;
+
+/** Request/reply subjects: `svc.<service>.<verb>`, served by a queue group named after the service. */
+export const RPC = {
+  quota: {
+    reserve: 'svc.quota.reserve',
+    commit: 'svc.quota.commit',
+    release: 'svc.quota.release',
+    get: 'svc.quota.get',
+    usage: 'svc.quota.usage',
+  },
+  chart: {
+    generate: 'svc.chart.generate',
+    list: 'svc.chart.list',
+    get: 'svc.chart.get',
+    delete: 'svc.chart.delete',
+  },
+  analysis: {
+    request: 'svc.analysis.request',
+    get: 'svc.analysis.get',
+    list: 'svc.analysis.list',
+  },
+  storage: {
+    put: 'svc.storage.put',
+    get: 'svc.storage.get',
+    sign: 'svc.storage.sign',
+  },
+} as const;

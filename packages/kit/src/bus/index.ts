@@ -1,0 +1,20 @@
+import type { Logger } from 'pino';
+import { JetStreamBus } from './jetstream.js';
+import { MemoryBus } from './memory.js';
+import type { MessageBus } from './types.js';
+
+export * from './jetstream.js';
+export * from './memory.js';
+export * from './types.js';
+
+/** JetStream when `natsUrl` is given, else the in-process bus. */
+export async function openBus(opts: { natsUrl?: string; name: string; logger: Logger }): Promise<MessageBus> {
+  if (!opts.natsUrl) return new MemoryBus(opts.logger);
+  const bus = await JetStreamBus.connect({
+    servers: opts.natsUrl.split(',').map((s) => s.trim()),
+    name: opts.name,
+    logger: opts.logger,
+  });
+  await bus.ensureStreams();
+  return bus;
+}

@@ -1,0 +1,263 @@
+import { STREAMS } from '@chartwright/contracts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import {
+  connect,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  headers as natsHeaders,
+  RequestError,
+  TimeoutError,
+} from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import {
+  BusError,
+  type ConsumerSpec,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_DELIVER,
+  type Delivery,
+  type Headers,
+  Limiter,
+  type MessageBus,
+  type PublishOptions,
+  type PublishResult,
+  type RawHandler,
+  type RpcHandler,
+  type Subscription,
+} from './types.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface JetStreamBusOptions {
+  servers: string | string[];
+  name: string;
+  logger: Logger;
+  /** Prefix for stream names, so tests can isolate themselves on a shared server. */
+  streamPrefix?: string;
+  /** Window in which a repeated `Nats-Msg-Id` is dropped. */
+  duplicateWindowMs?: number;
+}
+
+const toHeaderMap = (h: MsgHdrs | undefined): Headers => {
+  const out: Headers = {};
+  if (!h) return out;
+  for (const [k, v] of h) if (v[0] !== undefined) out[k] = v[0];
+  return out;
+};
+
+const fromHeaderMap = (h: Headers | undefined): MsgHdrs | undefined => {
+  if (!h || Object.keys(h).length === 0) return undefined;
+  const out = natsHeaders();
+  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  return out;
+};
+
+export class JetStreamBus implements MessageBus {
+  readonly kind = 'jetstream' as const;
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly opts: JetStreamBusOptions,
+  ) {}
+
+  static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
+    const nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+    });
+    const jsm = await jetstreamManager(nc);
+    return new JetStreamBus(nc, jetstream(nc), jsm, opts);
+  }
+
+  streamName(stream: keyof typeof STREAMS): string {
+    return `${this.opts.streamPrefix ?? ''}${STREAMS[stream].name}`;
+  }
+
+  /** Subjects are prefixed the same way as stream names, lower-cased, when isolating tests. */
+  subject(subject: string): string {
+    const p = this.opts.streamPrefix;
+    return p ? `${p.toLowerCase()}${subject}` : subject;
+  }
+
+  private unprefix(subject: string): string {
+    const p = this.opts.streamPrefix?.toLowerCase();
+    return p && subject.startsWith(p) ? subject.slice(p.length) : subject;
+  }
+
+  async ensureStreams(): Promise<void> {
+    for (const key of Object.keys(STREAMS) as (keyof typeof STREAMS)[]) {
+      const name = this.streamName(key);
+      const config = {
+        name,
+        subjects: STREAMS[key].subjects.map((s) => this.subject(s)),
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: nanos(key === 'DLQ' ? 30 * 86_400_000 : 7 * 86_400_000),
+        duplicate_window: nanos(this.opts.duplicateWindowMs ?? 10 * 60_000),
+        num_replicas: 1,
+      };
+      try {
+        await this.jsm.streams.info(name);
+        await this.jsm.streams.update(name, config);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await this.jsm.streams.add(config);
+      }
+    }
+  }
+
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult> {
+    const ack = await this.js.publish(this.subject(subject), data, {
+      msgID: opts.msgId,
+      headers: fromHeaderMap(opts.headers),
+    });
+    return { seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  async consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription> {
+    const stream = this.streamName(spec.stream);
+    const config = {
+      durable_name: spec.durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.subject(spec.filterSubject),
+      max_deliver: spec.maxDeliver ?? DEFAULT_MAX_DELIVER,
+      ack_wait: nanos(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
+      max_ack_pending: Math.max(100, (spec.concurrency ?? 1) * 10),
+    };
+    try {
+      await this.jsm.consumers.info(stream, spec.durable);
+      await this.jsm.consumers.update(stream, spec.durable, config);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await this.jsm.consumers.add(stream, config);
+    }
+    const consumer = await this.js.consumers.get(stream, spec.durable);
+    const concurrency = spec.concurrency ?? 1;
+    const messages = await consumer.consume({ max_messages: Math.max(concurrency, 1) });
+    const limiter = new Limiter(concurrency);
+    const log = this.opts.logger;
+    const loop = (async () => {
+      for await (const m of messages) {
+        await limiter.run(async () => {
+          try {
+            await handler(this.toDelivery(m));
+          } catch (err) {
+            // A handler must settle its delivery; if it throws anyway, retry later.
+            log.error({ err, subject: m.subject }, 'unhandled error in consumer; nak');
+            m.nak(1_000);
+          }
+        });
+      }
+      await limiter.idle();
+    })();
+    return {
+      stop: async () => {
+        await messages.close();
+        await loop;
+      },
+    };
+  }
+
+  private toDelivery(m: JsMsg): Delivery {
+    return {
+      subject: this.unprefix(m.subject),
+      data: m.data,
+      headers: toHeaderMap(m.headers),
+      deliveryCount: m.info.deliveryCount,
+      streamSeq: m.seq,
+      ack: () => m.ack(),
+      nak: (delayMs?: number) => m.nak(delayMs),
+      term: () => m.term(),
+      working: () => m.working(),
+    };
+  }
+
+  async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
+    const log = this.opts.logger;
+    const sub = this.nc.subscribe(this.subject(subject), { queue });
+    const loop = (async () => {
+      for await (const msg of sub) {
+        // Requests are independent; handle them concurrently.
+        void (async () => {
+          let reply: unknown;
+          try {
+            const payload = msg.data.length ? JSON.parse(decoder.decode(msg.data)) : undefined;
+            reply = await handler(payload, toHeaderMap(msg.headers));
+          } catch (err) {
+            log.error({ err, subject }, 'rpc handler failed');
+            reply = { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+          }
+          if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply ?? null)));
+        })();
+      }
+    })();
+    return {
+      stop: async () => {
+        await sub.drain();
+        await loop;
+      },
+    };
+  }
+
+  async request(
+    subject: string,
+    payload: unknown,
+    opts: { timeoutMs?: number; headers?: Headers } = {},
+  ): Promise<unknown> {
+    try {
+      const msg = await this.nc.request(this.subject(subject), encoder.encode(JSON.stringify(payload)), {
+        timeout: opts.timeoutMs ?? 10_000,
+        headers: fromHeaderMap(opts.headers),
+      });
+      return JSON.parse(decoder.decode(msg.data));
+    } catch (err) {
+      if (err instanceof RequestError && err.isNoResponders())
+        throw new BusError('NO_RESPONDERS', `no service answers ${subject}`);
+      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError))
+        throw new BusError('TIMEOUT', `no answer from ${subject} in time`);
+      if (err instanceof SyntaxError) throw new BusError('BAD_REPLY', `unreadable reply from ${subject}`);
+      throw err;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.nc.flush();
+    await this.jsm.getAccountInfo();
+  }
+
+  /** Deletes this bus's streams (tests with a prefix clean up after themselves). */
+  async deleteStreams(): Promise<void> {
+    for (const key of Object.keys(STREAMS) as (keyof typeof STREAMS)[]) {
+      await this.jsm.streams.delete(this.streamName(key)).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(String(e?.message ?? ''))
+  );
+}

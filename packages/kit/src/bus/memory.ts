@@ -1,0 +1,270 @@
+import { STREAMS, type StreamName, streamForSubject } from '@chartwright/contracts';
+import type { Logger } from 'pino';
+import {
+  BusError,
+  type ConsumerSpec,
+  DEFAULT_ACK_WAIT_MS,
+  DEFAULT_MAX_DELIVER,
+  type Headers,
+  type MessageBus,
+  type PublishOptions,
+  type PublishResult,
+  type RawHandler,
+  type RpcHandler,
+  type Subscription,
+  subjectMatches,
+} from './types.js';
+
+interface Stored {
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  headers: Headers;
+}
+
+interface StreamState {
+  messages: Stored[];
+  /** msgId → time it was first seen, for de-duplication within the window. */
+  seen: Map<string, { seq: number; at: number }>;
+}
+
+interface ConsumerState {
+  spec: ConsumerSpec;
+  /** Next stream position not yet handed to this consumer. */
+  cursor: number;
+  ready: number[];
+  deliveries: Map<number, number>;
+  inFlight: Set<number>;
+  done: Set<number>;
+  timers: Set<NodeJS.Timeout>;
+  handler?: RawHandler;
+  active: number;
+  stopping?: boolean;
+  settled?: () => void;
+}
+
+/**
+ * An in-process bus with JetStream's contract: durable consumers that survive a re-subscribe,
+ * explicit ack, nak with delay, ack-wait redelivery, max deliveries, de-duplication by message
+ * id, and request/reply with queue groups. Messages live as long as the process.
+ */
+export class MemoryBus implements MessageBus {
+  readonly kind = 'memory' as const;
+  private readonly streams = new Map<StreamName, StreamState>();
+  private readonly consumers = new Map<string, ConsumerState>();
+  private readonly services = new Map<string, { queue: string; handler: RpcHandler }[]>();
+  private readonly rr = new Map<string, number>();
+  private seq = 0;
+  private closed = false;
+
+  constructor(
+    private readonly logger?: Logger,
+    private readonly duplicateWindowMs = 10 * 60_000,
+  ) {
+    for (const key of Object.keys(STREAMS) as StreamName[]) {
+      this.streams.set(key, { messages: [], seen: new Map() });
+    }
+  }
+
+  async ensureStreams(): Promise<void> {}
+
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult> {
+    if (this.closed) throw new BusError('CLOSED', 'bus closed');
+    const name = streamForSubject(subject);
+    const stream = this.streams.get(name)!;
+    const now = Date.now();
+    const prior = stream.seen.get(opts.msgId);
+    if (prior && now - prior.at < this.duplicateWindowMs) return { seq: prior.seq, duplicate: true };
+    const seq = ++this.seq;
+    stream.messages.push({ seq, subject, data, headers: { ...(opts.headers ?? {}) } });
+    stream.seen.set(opts.msgId, { seq, at: now });
+    for (const c of this.consumers.values()) if (c.spec.stream === name) this.pump(c);
+    return { seq, duplicate: false };
+  }
+
+  async consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription> {
+    const key = `${spec.stream}/${spec.durable}`;
+    let state = this.consumers.get(key);
+    if (!state) {
+      state = {
+        spec,
+        cursor: 0,
+        ready: [],
+        deliveries: new Map(),
+        inFlight: new Set(),
+        done: new Set(),
+        timers: new Set(),
+        active: 0,
+      };
+      this.consumers.set(key, state);
+    } else {
+      // A durable resumes: what was in flight when it stopped is delivered again.
+      state.spec = spec;
+      for (const seq of state.inFlight) state.ready.push(seq);
+      state.inFlight.clear();
+    }
+    state.handler = handler;
+    state.stopping = false;
+    const s = state;
+    this.pump(s);
+    return {
+      stop: async () => {
+        s.stopping = true;
+        s.handler = undefined;
+        if (s.active > 0) await new Promise<void>((resolve) => (s.settled = resolve));
+        for (const t of s.timers) clearTimeout(t);
+        s.timers.clear();
+      },
+    };
+  }
+
+  private pump(c: ConsumerState): void {
+    const stream = this.streams.get(c.spec.stream)!;
+    while (c.cursor < stream.messages.length) {
+      const m = stream.messages[c.cursor++]!;
+      if (subjectMatches(c.spec.filterSubject, m.subject)) c.ready.push(m.seq);
+    }
+    const limit = c.spec.concurrency ?? 1;
+    while (c.handler && !c.stopping && c.active < limit && c.ready.length > 0) {
+      const seq = c.ready.shift()!;
+      if (c.done.has(seq)) continue;
+      const msg = stream.messages.find((m) => m.seq === seq);
+      if (!msg) continue;
+      this.deliver(c, msg);
+    }
+  }
+
+  private deliver(c: ConsumerState, msg: Stored): void {
+    const count = (c.deliveries.get(msg.seq) ?? 0) + 1;
+    c.deliveries.set(msg.seq, count);
+    c.inFlight.add(msg.seq);
+    c.active++;
+    let settled = false;
+    const ackWait = c.spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const maxDeliver = c.spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    let ackTimer: NodeJS.Timeout | undefined;
+    const schedule = (delay: number, fn: () => void) => {
+      const t = setTimeout(() => {
+        c.timers.delete(t);
+        fn();
+      }, delay);
+      t.unref?.();
+      c.timers.add(t);
+      return t;
+    };
+    const finish = (outcome: 'ack' | 'term' | { nak: number }) => {
+      if (settled) return;
+      settled = true;
+      if (ackTimer) {
+        clearTimeout(ackTimer);
+        c.timers.delete(ackTimer);
+      }
+      c.inFlight.delete(msg.seq);
+      if (outcome === 'ack' || outcome === 'term' || count >= maxDeliver) {
+        c.done.add(msg.seq);
+      } else {
+        schedule(outcome.nak, () => {
+          c.ready.push(msg.seq);
+          this.pump(c);
+        });
+      }
+    };
+    const armAckWait = () => {
+      if (ackTimer) {
+        clearTimeout(ackTimer);
+        c.timers.delete(ackTimer);
+      }
+      ackTimer = schedule(ackWait, () => finish({ nak: 0 }));
+    };
+    armAckWait();
+    const handler = c.handler!;
+    void Promise.resolve()
+      .then(() =>
+        handler({
+          subject: msg.subject,
+          data: msg.data,
+          headers: { ...msg.headers },
+          deliveryCount: count,
+          streamSeq: msg.seq,
+          ack: () => finish('ack'),
+          nak: (delayMs = 0) => finish({ nak: delayMs }),
+          term: () => finish('term'),
+          working: () => {
+            if (!settled) armAckWait();
+          },
+        }),
+      )
+      .catch((err) => {
+        this.logger?.error({ err, subject: msg.subject }, 'unhandled error in consumer; nak');
+        finish({ nak: 1_000 });
+      })
+      .finally(() => {
+        c.active--;
+        if (c.stopping && c.active === 0) c.settled?.();
+        this.pump(c);
+      });
+  }
+
+  async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
+    const entry = { queue, handler };
+    const list = this.services.get(subject) ?? [];
+    list.push(entry);
+    this.services.set(subject, list);
+    return {
+      stop: async () => {
+        const l = this.services.get(subject) ?? [];
+        this.services.set(
+          subject,
+          l.filter((e) => e !== entry),
+        );
+      },
+    };
+  }
+
+  async request(
+    subject: string,
+    payload: unknown,
+    opts: { timeoutMs?: number; headers?: Headers } = {},
+  ): Promise<unknown> {
+    if (this.closed) throw new BusError('CLOSED', 'bus closed');
+    const list = this.services.get(subject) ?? [];
+    if (list.length === 0) throw new BusError('NO_RESPONDERS', `no service answers ${subject}`);
+    // One member of each queue group answers; like NATS, the first reply wins.
+    const n = this.rr.get(subject) ?? 0;
+    this.rr.set(subject, n + 1);
+    const chosen = list[n % list.length]!;
+    // Serialise like the wire would, so both adapters hand handlers plain JSON.
+    const wire = JSON.parse(JSON.stringify(payload ?? null));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BusError('TIMEOUT', `no answer from ${subject} in time`)),
+        opts.timeoutMs ?? 10_000,
+      );
+    });
+    try {
+      const reply = await Promise.race([
+        chosen.handler(wire, { ...(opts.headers ?? {}) }).catch((err) => {
+          this.logger?.error({ err, subject }, 'rpc handler failed');
+          return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+        }),
+        timeout,
+      ]);
+      return JSON.parse(JSON.stringify(reply ?? null));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new BusError('CLOSED', 'bus closed');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const c of this.consumers.values()) {
+      c.handler = undefined;
+      for (const t of c.timers) clearTimeout(t);
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import type { StreamName } from '@chartwright/contracts';
+
+export type Headers = Record<string, string>;
+
+export interface PublishOptions {
+  /** De-duplication id (`Nats-Msg-Id`): the event id. A repeat within the window is dropped. */
+  msgId: string;
+  headers?: Headers;
+}
+
+export interface PublishResult {
+  seq: number;
+  duplicate: boolean;
+}
+
+/** One delivery of a stored message to a durable consumer. */
+export interface Delivery {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  /** 1 on first delivery. */
+  readonly deliveryCount: number;
+  readonly streamSeq: number;
+  ack(): void;
+  /** Redeliver after `delayMs`. */
+  nak(delayMs?: number): void;
+  /** Never redeliver. */
+  term(): void;
+  /** Extend the ack deadline while work is still going on. */
+  working(): void;
+}
+
+export interface ConsumerSpec {
+  stream: StreamName;
+  /** Durable name: one per consuming service and purpose, e.g. `quota-user-events`. */
+  durable: string;
+  /** One subject filter (NATS 2.9 has no multi-filter consumers), e.g. `user.>`. */
+  filterSubject: string;
+  /** Deliveries before the message is dead-lettered. */
+  maxDeliver?: number;
+  /** Delay before redelivery number n+1 after a failure (last value repeats). */
+  backoffMs?: number[];
+  /** How long a delivery may stay unacknowledged before it is redelivered. */
+  ackWaitMs?: number;
+  /** Messages handled at once by this process. */
+  concurrency?: number;
+}
+
+export interface Subscription {
+  /** Stops taking new messages and waits for the ones in hand. */
+  stop(): Promise<void>;
+}
+
+export type RawHandler = (delivery: Delivery) => Promise<void>;
+export type RpcHandler = (payload: unknown, headers: Headers) => Promise<unknown>;
+
+/**
+ * The message bus: JetStream in production, in-process for the embedded mode. Both adapters
+ * pass the same contract suite.
+ */
+export interface MessageBus {
+  readonly kind: 'jetstream' | 'memory';
+  /** Creates or updates the streams of `@chartwright/contracts` `STREAMS`. */
+  ensureStreams(): Promise<void>;
+  publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult>;
+  /** Creates or updates the durable consumer and delivers to `handler` until stopped. */
+  consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription>;
+  /** Serves request/reply on `subject` in queue group `queue` (replicas share the load). */
+  serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription>;
+  /** Sends a request and waits for the reply. Throws `BusError` `NO_RESPONDERS` / `TIMEOUT`. */
+  request(
+    subject: string,
+    payload: unknown,
+    opts?: { timeoutMs?: number; headers?: Headers },
+  ): Promise<unknown>;
+  ping(): Promise<void>;
+  /** Drains subscriptions and closes. */
+  close(): Promise<void>;
+}
+
+export class BusError extends Error {
+  constructor(
+    readonly code: 'NO_RESPONDERS' | 'TIMEOUT' | 'CLOSED' | 'BAD_REPLY',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BusError';
+  }
+}
+
+export const DEFAULT_BACKOFF_MS = [1_000, 5_000, 15_000, 30_000, 60_000];
+export const DEFAULT_MAX_DELIVER = 6;
+export const DEFAULT_ACK_WAIT_MS = 30_000;
+
+export const backoffFor = (spec: ConsumerSpec, deliveryCount: number): number => {
+  const list = spec.backoffMs ?? DEFAULT_BACKOFF_MS;
+  return list[Math.min(deliveryCount - 1, list.length - 1)] ?? 1_000;
+};
+
+/** NATS subject matching with `*` (one token) and `>` (the rest). */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}
+
+/** Runs at most `limit` tasks at once; `run` waits for a free slot. */
+export class Limiter {
+  private readonly active = new Set<Promise<void>>();
+  constructor(private readonly limit: number) {}
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.active.size >= this.limit) await Promise.race(this.active);
+    const p = task().finally(() => this.active.delete(p));
+    this.active.add(p);
+  }
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.active]);
+  }
+}

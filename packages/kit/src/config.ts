@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not satisfy a service's config schema. */
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; problem: string }[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  - ${i.variable}: ${i.problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses environment variables with a zod object schema whose keys are the variable names.
+ * Empty strings count as unset, so `FOO=` falls back to the default.
+ */
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  }
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '(env)'),
+      problem: issue.message,
+    })),
+  );
+}
+
+/** Env helpers: strings in, typed values out. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  url: () => z.url({ message: 'must be a URL' }),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Settings every service shares. */
+export const CommonEnv = z.object({
+  /** Postgres connection string; unset means embedded PGlite under DATA_DIR. */
+  DATABASE_URL: env.url().optional(),
+  /** NATS server(s), comma separated; unset means the in-process bus. */
+  NATS_URL: z.string().min(1).optional(),
+  /** Where embedded data (PGlite, objects) lives. */
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: env.logLevel(),
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /** Pool size per service process. */
+  DATABASE_POOL_MAX: env.int(10, 1, 200),
+});
+export type CommonEnv = z.infer<typeof CommonEnv>;

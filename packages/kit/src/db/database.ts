@@ -1,0 +1,71 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Where a service's tables live: a Postgres server, or an embedded PGlite instance. */
+export type DatabaseTarget =
+  | { kind: 'postgres'; url: string; poolMax?: number }
+  | { kind: 'pglite'; pglite: PGlite };
+
+export interface Database<DB> {
+  /** Every table reference is qualified with the service's schema. */
+  readonly db: Kysely<DB>;
+  readonly schema: string;
+  ping(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+// NUMERIC and INT8 come back as strings from pg by default; we store counts in int4 and
+// money-like values in double precision, so defaults are kept.
+
+/**
+ * Opens a Kysely instance bound to one Postgres schema. With PGlite several services share
+ * one engine (it has a single session), so the schema is applied per query by the
+ * WithSchemaPlugin rather than by `search_path`.
+ */
+export function openDatabase<DB>(target: DatabaseTarget, schema: string): Database<DB> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name: ${schema}`);
+  let base: Kysely<DB>;
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: target.poolMax ?? 10,
+      options: `-c search_path=${schema},public`,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client that errors (server restart) must not crash the process.
+    pool.on('error', () => undefined);
+    base = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    const shared = target.pglite;
+    // Kysely closes its PGlite on destroy; the engine is shared, so its owner closes it.
+    const handle = new Proxy(shared, {
+      get(t, p) {
+        if (p === 'close') return async () => undefined;
+        const v = Reflect.get(t, p, t);
+        return typeof v === 'function' ? v.bind(t) : v;
+      },
+    });
+    base = new Kysely<DB>({ dialect: new PGliteDialect({ pglite: handle }) });
+  }
+  const db = base.withSchema(schema);
+  return {
+    db,
+    schema,
+    async ping() {
+      await sql`select 1`.execute(base);
+    },
+    async destroy() {
+      await base.destroy();
+    },
+  };
+}
+
+/** Opens (creating if needed) an embedded PGlite database in a folder, or in memory. */
+export async function openPGlite(dataDir?: string): Promise<PGlite> {
+  const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
+  await pglite.waitReady;
+  return pglite;
+}

@@ -1,0 +1,154 @@
+import {
+  dlqSubject,
+  type EventDefinition,
+  EventEnvelope,
+  eventByType,
+  type TypedEnvelope,
+} from '@chartwright/contracts';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  backoffFor,
+  type ConsumerSpec,
+  DEFAULT_MAX_DELIVER,
+  type Delivery,
+  type MessageBus,
+} from './bus/types.js';
+import { newId } from './ids.js';
+import { extractTraceContext, withSpan } from './telemetry.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Builds an event envelope for `def`, carrying the active trace context. */
+export function makeEvent<T extends string, D extends z.ZodType>(
+  def: EventDefinition<T, D>,
+  data: z.input<D>,
+  opts: { source: string; subject?: string; id?: string; time?: Date },
+): TypedEnvelope<T, z.infer<D>> {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  const envelope = {
+    specversion: '1.0' as const,
+    id: opts.id ?? newId(),
+    type: def.type,
+    source: opts.source,
+    time: (opts.time ?? new Date()).toISOString(),
+    subject: opts.subject,
+    datacontenttype: 'application/json' as const,
+    dataschema: def.dataschema,
+    traceparent: carrier.traceparent,
+    tracestate: carrier.tracestate,
+    // Validate on the way out: a producer bug must not reach consumers.
+    data: def.data.parse(data) as z.infer<D>,
+  };
+  return envelope as TypedEnvelope<T, z.infer<D>>;
+}
+
+export const encodeEvent = (e: EventEnvelope): Uint8Array => encoder.encode(JSON.stringify(e));
+
+/** Publishes an event directly (no outbox): only for events with no state change behind them. */
+export async function publishEvent(bus: MessageBus, event: EventEnvelope): Promise<void> {
+  const headers: Record<string, string> = { 'Ce-Type': event.type };
+  if (event.traceparent) headers.traceparent = event.traceparent;
+  await bus.publish(event.type, encodeEvent(event), { msgId: event.id, headers });
+}
+
+/** An error that retrying cannot fix: the message goes straight to the dead-letter subject. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+}
+
+export type EventHandlers = {
+  [type: string]: (event: EventEnvelope & { data: any }, delivery: Delivery) => Promise<void>;
+};
+
+/**
+ * Consumes events with validation, retries and a dead-letter path:
+ * - unreadable or invalid messages, and `PermanentError`s, are dead-lettered at once;
+ * - other failures are retried with backoff, then dead-lettered after `maxDeliver` tries;
+ * - types without a handler are acknowledged and skipped.
+ * A bad message never blocks the ones behind it.
+ */
+export async function consumeEvents(
+  bus: MessageBus,
+  spec: ConsumerSpec,
+  handlers: EventHandlers,
+  logger: Logger,
+) {
+  const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  const deadLetter = async (d: Delivery, reason: string, err?: unknown) => {
+    logger.error(
+      {
+        err,
+        subject: d.subject,
+        seq: d.streamSeq,
+        deliveries: d.deliveryCount,
+        consumer: spec.durable,
+        reason,
+      },
+      'dead-lettering message',
+    );
+    try {
+      await bus.publish(dlqSubject(spec.stream, spec.durable), d.data, {
+        msgId: `dlq-${spec.stream}-${spec.durable}-${d.streamSeq}`,
+        headers: {
+          ...Object.fromEntries(Object.entries(d.headers).filter(([k]) => !k.startsWith('Nats-'))),
+          // Header values are single lines on the wire.
+          'Dlq-Reason': reason.replace(/\s+/g, ' ').slice(0, 500),
+          'Dlq-Subject': d.subject,
+          'Dlq-Consumer': spec.durable,
+          'Dlq-Stream-Seq': String(d.streamSeq),
+        },
+      });
+      d.term();
+    } catch (pubErr) {
+      logger.error({ err: pubErr }, 'could not dead-letter; will retry');
+      d.nak(backoffFor(spec, d.deliveryCount));
+    }
+  };
+
+  return bus.consume(spec, async (d) => {
+    let event: EventEnvelope;
+    try {
+      event = EventEnvelope.parse(JSON.parse(decoder.decode(d.data)));
+    } catch (err) {
+      return deadLetter(d, 'not a valid event envelope', err);
+    }
+    const handler = handlers[event.type];
+    if (!handler) return d.ack();
+    const def = eventByType.get(event.type);
+    if (def) {
+      const parsed = def.envelope.safeParse(event);
+      if (!parsed.success) return deadLetter(d, `invalid ${event.type}: ${parsed.error.message}`);
+      event = parsed.data as EventEnvelope;
+    }
+    const parent = extractTraceContext({ traceparent: event.traceparent, tracestate: event.tracestate });
+    try {
+      await withSpan(
+        `consume ${event.type}`,
+        SpanKind.CONSUMER,
+        {
+          'messaging.system': 'nats',
+          'messaging.destination.name': d.subject,
+          'messaging.consumer': spec.durable,
+        },
+        () => handler(event, d),
+        parent,
+      );
+      d.ack();
+    } catch (err) {
+      if (err instanceof PermanentError) return deadLetter(d, err.message, err);
+      if (d.deliveryCount >= maxDeliver)
+        return deadLetter(d, `failed ${d.deliveryCount} times: ${(err as Error).message}`, err);
+      logger.warn(
+        { err, type: event.type, id: event.id, deliveries: d.deliveryCount },
+        'event handler failed; retrying',
+      );
+      d.nak(backoffFor(spec, d.deliveryCount));
+    }
+  });
+}
+
+export { trace };

@@ -1,0 +1,73 @@
+import { type ErrorCode, type RpcDefinition, type RpcError, rpcReply } from '@chartwright/contracts';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
+import { injectTraceHeaders } from './telemetry.js';
+
+/** An expected failure a handler reports to its caller (not a crash). */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+  toJSON(): RpcError {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Serves `def` on its subject in queue group `queue`, validating requests. */
+export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
+  bus: MessageBus,
+  def: RpcDefinition<Req, Res>,
+  queue: string,
+  logger: Logger,
+  handler: (req: z.infer<Req>, headers: Headers) => Promise<z.input<Res>>,
+): Promise<Subscription> {
+  return bus.serve(def.subject, queue, async (payload, headers) => {
+    const parsed = def.request.safeParse(payload);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        error: { code: 'VALIDATION_ERROR', message: 'invalid request', details: parsed.error.issues },
+      };
+    }
+    try {
+      return { ok: true, data: await handler(parsed.data, headers) };
+    } catch (err) {
+      if (err instanceof ServiceError) return { ok: false, error: err.toJSON() };
+      logger.error({ err, subject: def.subject }, 'rpc handler failed');
+      return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+    }
+  });
+}
+
+/** Calls `def` and returns its data; a failure reply throws `ServiceError` with its code. */
+export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
+  bus: MessageBus,
+  def: RpcDefinition<Req, Res>,
+  request: z.input<Req>,
+  opts: { timeoutMs?: number } = {},
+): Promise<z.infer<Res>> {
+  let raw: unknown;
+  try {
+    raw = await bus.request(def.subject, request, {
+      timeoutMs: opts.timeoutMs,
+      headers: injectTraceHeaders(),
+    });
+  } catch (err) {
+    if (err instanceof BusError && (err.code === 'NO_RESPONDERS' || err.code === 'CLOSED'))
+      throw new ServiceError('SERVICE_UNAVAILABLE', `${def.subject} is unavailable`);
+    if (err instanceof BusError && err.code === 'TIMEOUT')
+      throw new ServiceError('TIMEOUT', `${def.subject} did not answer in time`);
+    throw err;
+  }
+  const reply = rpcReply(def.response).safeParse(raw);
+  if (!reply.success) throw new ServiceError('INTERNAL', `malformed reply from ${def.subject}`);
+  const r = reply.data as { ok: true; data: z.infer<Res> } | { ok: false; error: RpcError };
+  if (!r.ok) throw new ServiceError(r.error.code, r.error.message, r.error.details);
+  return r.data;
+}

@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import type { Migration } from 'kysely/migration';
+import type { Logger } from 'pino';
+import type { MessageBus, Subscription } from './bus/types.js';
+import { type Database, type DatabaseTarget, openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import type { ReadinessCheck } from './http/health.js';
+import { OutboxRelay } from './outbox.js';
+
+/** What a host (a standalone process or the embedded app) gives each service. */
+export interface ServiceRuntime {
+  bus: MessageBus;
+  database: DatabaseTarget;
+  logger: Logger;
+  env: Record<string, string | undefined>;
+}
+
+/** A started service. */
+export interface RunningService {
+  readonly name: string;
+  /** Readiness checks, merged into `/ready`. */
+  readonly checks: Record<string, ReadinessCheck>;
+  /** Registers HTTP routes (the gateway's API) on the host's server. */
+  readonly routes?: (app: FastifyInstance) => Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type ServiceFactory = (rt: ServiceRuntime) => Promise<RunningService>;
+
+/**
+ * The common start of every service: open its schema, migrate it, start its outbox relay.
+ * What it returns is stopped in reverse order by `stopAll`.
+ */
+export async function openServiceStore<DB>(
+  rt: ServiceRuntime,
+  schema: string,
+  migrations: Record<string, Migration>,
+): Promise<{ database: Database<DB>; relay: OutboxRelay }> {
+  const database = openDatabase<DB>(rt.database, schema);
+  try {
+    const applied = await migrateToLatest(database.db, schema, migrations);
+    if (applied.length) rt.logger.info({ schema, applied }, 'migrations applied');
+  } catch (err) {
+    await database.destroy();
+    throw err;
+  }
+  const relay = new OutboxRelay(database.db, rt.bus, rt.logger);
+  relay.start();
+  return { database, relay };
+}
+
+/** Stops subscriptions first (no new work), then the relay, then the database. */
+export async function stopAll(
+  subscriptions: Subscription[],
+  relay: OutboxRelay | undefined,
+  database: Database<unknown> | undefined,
+): Promise<void> {
+  await Promise.allSettled(subscriptions.map((s) => s.stop()));
+  await relay?.stop();
+  await database?.destroy();
+}

@@ -1,0 +1,301 @@
+import { UserRegistered } from '@chartwright/contracts';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyOnce,
+  consumeEvents,
+  createLogger,
+  type Delivery,
+  encodeEvent,
+  enqueueEvent,
+  makeEvent,
+  migrateToLatest,
+  newId,
+  OutboxRelay,
+  openDatabase,
+  publishEvent,
+} from '../src/index.js';
+import {
+  eventually,
+  type TestBus,
+  type TestDatabase,
+  testBuses,
+  testDatabases,
+  uniqueName,
+} from '../src/testing/index.js';
+
+const logger = createLogger('test', 'silent');
+const buses = await testBuses();
+const databases = await testDatabases();
+
+afterAll(async () => {
+  for (const b of buses) await b.cleanup();
+  for (const d of databases) await d.close();
+});
+
+const registered = (email = 'a@example.com') =>
+  makeEvent(
+    UserRegistered,
+    { userId: newId(), email, name: null, plan: 'free', role: 'user' },
+    { source: 'test' },
+  );
+
+describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_name, tb: TestBus) => {
+  const bus = tb.bus;
+
+  it('publishes and consumes with explicit ack, once', async () => {
+    const durable = uniqueName('c');
+    const got: string[] = [];
+    const sub = await bus.consume(
+      { stream: 'USERS', durable, filterSubject: 'user.registered' },
+      async (d) => {
+        got.push(JSON.parse(new TextDecoder().decode(d.data)).id);
+        d.ack();
+      },
+    );
+    const e = registered();
+    await publishEvent(bus, e);
+    await eventually(() => got.length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([e.id]);
+    await sub.stop();
+  });
+
+  it('redelivers after nak, counting deliveries', async () => {
+    const durable = uniqueName('c');
+    const counts: number[] = [];
+    const e = registered();
+    const sub = await bus.consume(
+      { stream: 'USERS', durable, filterSubject: 'user.registered' },
+      async (d) => {
+        if (JSON.parse(new TextDecoder().decode(d.data)).id !== e.id) return d.ack();
+        counts.push(d.deliveryCount);
+        if (d.deliveryCount === 1) d.nak(50);
+        else d.ack();
+      },
+    );
+    await publishEvent(bus, e);
+    await eventually(() => counts.length === 2);
+    expect(counts).toEqual([1, 2]);
+    await sub.stop();
+  });
+
+  it('drops a repeated event id (Nats-Msg-Id de-duplication)', async () => {
+    const e = registered();
+    const first = await bus.publish(e.type, encodeEvent(e), { msgId: e.id });
+    const second = await bus.publish(e.type, encodeEvent(e), { msgId: e.id });
+    expect(first.duplicate).toBe(false);
+    expect(second.duplicate).toBe(true);
+    const durable = uniqueName('c');
+    const seen: string[] = [];
+    const sub = await bus.consume(
+      { stream: 'USERS', durable, filterSubject: 'user.registered' },
+      async (d) => {
+        seen.push(JSON.parse(new TextDecoder().decode(d.data)).id);
+        d.ack();
+      },
+    );
+    await eventually(() => seen.includes(e.id));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen.filter((id) => id === e.id)).toHaveLength(1);
+    await sub.stop();
+  });
+
+  it('resumes a durable consumer where it left off', async () => {
+    const durable = uniqueName('c');
+    const seen: string[] = [];
+    const handler = async (d: Delivery) => {
+      seen.push(JSON.parse(new TextDecoder().decode(d.data)).id);
+      d.ack();
+    };
+    const spec = { stream: 'USERS' as const, durable, filterSubject: 'user.plan_changed' };
+    let sub = await bus.consume(spec, handler);
+    await sub.stop();
+    const id = newId();
+    await bus.publish('user.plan_changed', new TextEncoder().encode(JSON.stringify({ id })), { msgId: id });
+    sub = await bus.consume(spec, handler);
+    await eventually(() => seen.includes(id));
+    await sub.stop();
+  });
+
+  it('dead-letters a malformed message without blocking the next one', async () => {
+    const durable = uniqueName('c');
+    const handled: string[] = [];
+    const good = registered();
+    const invalidId = newId();
+    const sub = await consumeEvents(
+      bus,
+      { stream: 'USERS', durable, filterSubject: 'user.registered' },
+      {
+        'user.registered': async (e) => {
+          if (e.id === good.id || e.id === invalidId) handled.push(e.id);
+        },
+      },
+      logger,
+    );
+    const garbageId = newId();
+    await bus.publish('user.registered', new TextEncoder().encode('{not json'), { msgId: garbageId });
+    const invalid = { ...registered(), id: invalidId, data: { userId: 'nope' } };
+    await bus.publish('user.registered', encodeEvent(invalid as never), { msgId: invalid.id });
+    await publishEvent(bus, good);
+    await eventually(() => handled.includes(good.id));
+    expect(handled).toEqual([good.id]);
+
+    const dead: Delivery[] = [];
+    const dlq = await bus.consume(
+      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
+      async (d) => {
+        dead.push(d);
+        d.ack();
+      },
+    );
+    await eventually(() => dead.length === 2);
+    expect(dead.map((d) => d.headers['Dlq-Reason'])).toEqual([
+      'not a valid event envelope',
+      expect.stringContaining('invalid user.registered'),
+    ]);
+    await dlq.stop();
+    await sub.stop();
+  });
+
+  it('retries a failing handler with backoff, then dead-letters it', async () => {
+    const durable = uniqueName('c');
+    const attempts: number[] = [];
+    const e = registered();
+    const sub = await consumeEvents(
+      bus,
+      { stream: 'USERS', durable, filterSubject: 'user.registered', maxDeliver: 3, backoffMs: [20, 40] },
+      {
+        'user.registered': async (event, d) => {
+          if (event.id !== e.id) return;
+          attempts.push(d.deliveryCount);
+          throw new Error('boom');
+        },
+      },
+      logger,
+    );
+    await publishEvent(bus, e);
+    const dead: Delivery[] = [];
+    const dlq = await bus.consume(
+      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
+      async (d) => {
+        dead.push(d);
+        d.ack();
+      },
+    );
+    await eventually(() =>
+      dead.some(
+        (d) => d.headers['Ce-Type'] === 'user.registered' && d.headers['Dlq-Reason']?.startsWith('failed'),
+      ),
+    );
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(dead.find((d) => d.headers['Dlq-Reason']?.startsWith('failed'))!.headers['Dlq-Reason']).toContain(
+      'failed 3 times',
+    );
+    await dlq.stop();
+    await sub.stop();
+  });
+
+  it('serves request/reply in a queue group shared by replicas', async () => {
+    const subject = `svc.${uniqueName('t')}.echo`;
+    const served = { a: 0, b: 0 };
+    const other = await tb.reconnect();
+    const s1 = await bus.serve(subject, 'echo', async (p) => {
+      served.a++;
+      return { echo: p };
+    });
+    const s2 = await other.serve(subject, 'echo', async (p) => {
+      served.b++;
+      return { echo: p };
+    });
+    if (tb.name === 'jetstream') await new Promise((r) => setTimeout(r, 100));
+    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => bus.request(subject, { i })));
+    expect(replies).toEqual(Array.from({ length: 40 }, (_, i) => ({ echo: { i } })));
+    expect(served.a + served.b).toBe(40);
+    expect(served.a).toBeGreaterThan(0);
+    expect(served.b).toBeGreaterThan(0);
+    await s1.stop();
+    await s2.stop();
+    await expect(bus.request(`svc.${uniqueName('none')}.x`, {}, { timeoutMs: 500 })).rejects.toMatchObject({
+      code: 'NO_RESPONDERS',
+    });
+  });
+
+  describe.each(databases.map((d) => [d.name, d] as const))('with %s', (_db, tdb: TestDatabase) => {
+    const schema = uniqueName('kit_test');
+    const database = openDatabase<any>(tdb.target, schema);
+    beforeAll(async () => {
+      await migrateToLatest(database.db, schema, {
+        '2026-11-27T00-00-00-effects': {
+          async up(db) {
+            await db.schema
+              .createTable('effects')
+              .addColumn('event_id', 'uuid', (c) => c.notNull())
+              .execute();
+          },
+        },
+      });
+    });
+    afterAll(async () => {
+      await database.destroy();
+      await tdb.dropSchema(schema);
+    });
+
+    it('keeps an outbox event written before a crash and publishes it after restart', async () => {
+      const e = registered('outbox@example.com');
+      // The "crashed" process: state change and event committed, never published.
+      await database.db.transaction().execute(async (trx) => {
+        await trx.insertInto('effects').values({ event_id: e.id }).execute();
+        await enqueueEvent(trx, e);
+      });
+      const durable = uniqueName('c');
+      const seen: string[] = [];
+      const sub = await bus.consume(
+        { stream: 'USERS', durable, filterSubject: 'user.registered' },
+        async (d) => {
+          seen.push(JSON.parse(new TextDecoder().decode(d.data)).id);
+          d.ack();
+        },
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      expect(seen).not.toContain(e.id);
+      // The restarted process: its relay finds the row.
+      const relay = new OutboxRelay(database.db, bus, logger);
+      expect(await relay.drain()).toBeGreaterThanOrEqual(1);
+      await eventually(() => seen.includes(e.id));
+      const left = await database.db
+        .selectFrom('outbox')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .executeTakeFirst();
+      expect(left?.n).toBe(0);
+      await sub.stop();
+    });
+
+    it('applies a redelivered event once (inbox)', async () => {
+      const e = registered('inbox@example.com');
+      const durable = uniqueName('c');
+      let deliveries = 0;
+      const sub = await consumeEvents(
+        bus,
+        { stream: 'USERS', durable, filterSubject: 'user.registered' },
+        {
+          'user.registered': async (event) => {
+            if (event.id !== e.id) return;
+            deliveries++;
+            await applyOnce(database.db, durable, event.id, async (trx) => {
+              await trx.insertInto('effects').values({ event_id: event.id }).execute();
+            });
+          },
+        },
+        logger,
+      );
+      await publishEvent(bus, e);
+      // The same event again under another message id: past the de-dup window, as it were.
+      await bus.publish(e.type, encodeEvent(e), { msgId: newId() });
+      await eventually(() => deliveries === 2);
+      const rows = await database.db.selectFrom('effects').selectAll().where('event_id', '=', e.id).execute();
+      expect(rows).toHaveLength(1);
+      await sub.stop();
+    });
+  });
+});
