@@ -53,7 +53,7 @@ export async function openServiceStore<DB>(
 export async function stopAll(
   subscriptions: Subscription[],
   relay: OutboxRelay | undefined,
-  database: Database<unknown> | undefined,
+  database: { destroy(): Promise<void> } | undefined,
 ): Promise<void> {
   await Promise.allSettled(subscriptions.map((s) => s.stop()));
   await relay?.stop();

@@ -58,3 +58,25 @@ export const QuotaSettle = z.object({ reservationId: Id });
 export const QuotaCommit = defineRpc('svc.quota.commit', QuotaSettle, z.object({ state: z.string() }));
 export const QuotaRelease = defineRpc('svc.quota.release', QuotaSettle, z.object({ state: z.string() }));
 export const QuotaGet = defineRpc('svc.quota.get', z.object({ userId: Id }), QuotaSnapshot);
+
+export const UsageDay = z.object({
+  date: z.iso.date(),
+  requests: z.number().int().nonnegative(),
+  errors: z.number().int().nonnegative(),
+  chartsGenerated: z.number().int().nonnegative(),
+  analysesPerformed: z.number().int().nonnegative(),
+  tokensUsed: z.number().int().nonnegative(),
+});
+export type UsageDay = z.infer<typeof UsageDay>;
+
+export const QuotaUsage = defineRpc(
+  'svc.quota.usage',
+  z.object({ userId: Id, from: z.iso.date(), to: z.iso.date() }),
+  z.object({ from: z.iso.date(), to: z.iso.date(), days: z.array(UsageDay) }),
+);
+
+export const QuotaSetPlan = defineRpc(
+  'svc.quota.set_plan',
+  z.object({ userId: Id, plan: Plan }),
+  QuotaSnapshot,
+);

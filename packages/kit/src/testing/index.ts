@@ -72,26 +72,59 @@ export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toStri
 export interface TestDatabase {
   name: 'postgres' | 'pglite';
   target: DatabaseTarget;
+  /** Connection string, for the real server only. */
+  url?: string;
   /** Drops what the test created. */
   dropSchema(schema: string): Promise<void>;
   close(): Promise<void>;
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates a fresh, empty database on the test server and returns its URL (dropped by `drop`). */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> } | null> {
+  const infra = await detectInfra();
+  if (!infra.postgresUrl) return null;
+  const admin = infra.postgresUrl;
+  const name = uniqueName('cw_test');
+  await withClient(admin, (c) => c.query(`create database "${name}"`));
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: () => withClient(admin, (c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
+  };
 }
 
 export async function testDatabases(): Promise<TestDatabase[]> {
   const infra = await detectInfra();
   const out: TestDatabase[] = [];
   if (infra.postgresUrl) {
-    const url = infra.postgresUrl;
+    // A fresh database per suite: services use fixed schema names, so databases isolate runs.
+    const admin = infra.postgresUrl;
+    const name = uniqueName('cw_test');
+    await withClient(admin, (c) => c.query(`create database "${name}"`));
+    const u = new URL(admin);
+    u.pathname = `/${name}`;
+    const url = u.toString();
     out.push({
       name: 'postgres',
-      target: { kind: 'postgres', url, poolMax: 5 },
+      target: { kind: 'postgres', url, poolMax: 10 },
+      url,
       async dropSchema(schema) {
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        await client.query(`drop schema if exists "${schema}" cascade`);
-        await client.end();
+        await withClient(url, (c) => c.query(`drop schema if exists "${schema}" cascade`));
       },
-      async close() {},
+      async close() {
+        await withClient(admin, (c) => c.query(`drop database if exists "${name}" with (force)`));
+      },
     });
   }
   const pglite = await openPGlite();
@@ -146,13 +179,17 @@ export async function testBuses(): Promise<TestBus[]> {
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
-export async function eventually<T>(fn: () => Promise<T> | T, timeoutMs = 10_000, stepMs = 25): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T> | T,
+  timeoutMs = 10_000,
+  stepMs = 25,
+): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Exclude<T, null | undefined | false | 0 | ''>;
     } catch (err) {
       last = err;
     }

@@ -1,0 +1,47 @@
+import type { Plan, QuotaKind } from '@chartwright/contracts';
+import type { KitTables } from '@chartwright/kit';
+import type { Generated } from 'kysely';
+
+export interface UserQuotaTable {
+  user_id: string;
+  plan: Plan;
+  charts_used: number;
+  analyses_used: number;
+  /** First instant (UTC) of the month the counters belong to. */
+  period_start: Date;
+  updated_at: Generated<Date>;
+}
+
+export type ReservationState = 'held' | 'committed' | 'released';
+
+export interface ReservationTable {
+  id: string;
+  user_id: string;
+  kind: QuotaKind;
+  amount: number;
+  state: ReservationState;
+  period_start: Date;
+  expires_at: Date;
+  created_at: Generated<Date>;
+  settled_at: Date | null;
+}
+
+/** The design document's `api_usage` ledger. */
+export interface ApiUsageTable {
+  id: string;
+  user_id: string;
+  endpoint: string;
+  method: string;
+  status_code: number;
+  duration_ms: number;
+  charts_generated: number;
+  analyses_performed: number;
+  tokens_used: number;
+  created_at: Date;
+}
+
+export interface QuotaDb extends KitTables {
+  user_quotas: UserQuotaTable;
+  reservations: ReservationTable;
+  api_usage: ApiUsageTable;
+}

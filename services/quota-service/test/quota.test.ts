@@ -1,0 +1,85 @@
+import { QuotaGet, QuotaReserve, QuotaSetPlan, UserRegistered } from '@chartwright/contracts';
+import { callRpc, createLogger, makeEvent, newId, publishEvent, type RunningService } from '@chartwright/kit';
+import { eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nextReset, startQuotaService } from '../src/index.js';
+
+const buses = await testBuses();
+const databases = await testDatabases();
+const logger = createLogger('test', 'silent');
+
+afterAll(async () => {
+  for (const b of buses) await b.cleanup();
+  for (const d of databases) await d.close();
+});
+
+// One pairing per engine: JetStream with PostgreSQL, the in-process bus with PGlite.
+const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
+
+describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
+  let service: RunningService;
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  it('starts, migrates, and creates a quota row on user.registered', async () => {
+    service = await startQuotaService({
+      bus: tb.bus,
+      database: tdb.target,
+      logger,
+      env: { QUOTA_RESERVATION_TTL_SECONDS: '1', QUOTA_SWEEP_INTERVAL_MS: '100' },
+    });
+    const userId = newId();
+    await publishEvent(
+      tb.bus,
+      makeEvent(UserRegistered, { userId, email: 'q@example.com', name: null, plan: 'pro', role: 'user' }, { source: 'test' }),
+    );
+    const snap = await eventually(async () => {
+      const s = await callRpc(tb.bus, QuotaGet, { userId });
+      return s.plan === 'pro' ? s : null;
+    });
+    expect(snap).toMatchObject({ charts: { used: 0, limit: 100 }, analyses: { used: 0, limit: 50 } });
+    expect(snap.resetAt).toBe(nextReset(new Date()).toISOString());
+  });
+
+  it('grants exactly the remaining units to 200 concurrent reservations', async () => {
+    const userId = newId();
+    await callRpc(tb.bus, QuotaSetPlan, { userId, plan: 'pro' });
+    // Bring usage to 90 of 100 so 10 remain.
+    const setup = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'charts', amount: 90, reservationId: newId(), ttlSeconds: 3600 });
+    expect(setup.granted).toBe(true);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        callRpc(tb.bus, QuotaReserve, { userId, kind: 'charts', amount: 1, reservationId: newId(), ttlSeconds: 3600 }, { timeoutMs: 30_000 }),
+      ),
+    );
+    expect(results.filter((r) => r.granted)).toHaveLength(10);
+    const last = results.at(-1)!;
+    expect(last.quota.charts.used).toBe(100);
+  });
+
+  it('is idempotent by reservation id and gives units back after a dead flow times out', async () => {
+    const userId = newId();
+    const reservationId = newId();
+    const a = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'analyses', amount: 1, reservationId, ttlSeconds: 1 });
+    const b = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'analyses', amount: 1, reservationId, ttlSeconds: 1 });
+    expect(a.granted && b.granted).toBe(true);
+    expect(b.quota.analyses.used).toBe(1);
+    // Nobody commits: the sweeper releases it after the TTL.
+    const after = await eventually(
+      async () => {
+        const r = await callRpc(tb.bus, QuotaReserve, {
+          userId,
+          kind: 'analyses',
+          amount: 3,
+          reservationId: newId(),
+          ttlSeconds: 3600,
+        });
+        return r.granted ? r : null;
+      },
+      10_000,
+      200,
+    );
+    expect(after.quota.analyses.used).toBe(3);
+  });
+});
