@@ -1,5 +1,6 @@
 export * from './envelope.js';
 export * from './events/index.js';
+export * from './rest/account.js';
 export * from './rest/analysis.js';
 export * from './rest/chart-config.js';
 export * from './rest/common.js';

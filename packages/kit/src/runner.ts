@@ -1,75 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { openBus } from './bus/index.js';
 import type { MessageBus } from './bus/types.js';
 import { CommonEnv, ConfigError, env, parseEnv } from './config.js';
+import { type DatabaseTarget, openPGlite } from './db/database.js';
 import { registerHealthRoutes } from './http/health.js';
 import { createLogger } from './logger.js';
 import type { RunningService, ServiceFactory } from './service.js';
 import { startTelemetry, stopTelemetry } from './telemetry.js';
 
-const StandaloneEnv = CommonEnv.extend({
-  DATABASE_URL: env.url(),
-  NATS_URL: z.string().min(1),
-  HOST: z.string().min(1).default('0.0.0.0'),
+export interface HostOptions {
+  /** Process name, for logs and traces. */
+  name: string;
+  /** Started in order, stopped in reverse. */
+  factories: ServiceFactory[];
+  defaultPort: number;
+  defaultHost: string;
+  /**
+   * Standalone services need PostgreSQL and NATS. The embedded host falls back to PGlite under
+   * `DATA_DIR` and the in-process bus.
+   */
+  embedded: boolean;
+}
+
+const HostEnv = CommonEnv.extend({
   /** Grace period for in-flight work on SIGTERM. */
   SHUTDOWN_TIMEOUT_MS: env.int(20_000, 0, 600_000),
 });
 
 /**
- * Runs one service as its own process against PostgreSQL and NATS: `/health` and `/ready` on
- * `PORT`, graceful drain on SIGTERM/SIGINT. Exits 1 with a message naming the variable when the
- * configuration is invalid.
+ * Runs services in one process: `/health` and `/ready` (and the gateway's API, if mounted) on
+ * `HOST`:`PORT`, graceful drain on SIGTERM/SIGINT. Invalid configuration exits 1 with a message
+ * naming the variable.
  */
-export async function runStandalone(
-  name: string,
-  factory: ServiceFactory,
-  defaultPort: number,
-): Promise<void> {
-  let cfg: z.infer<typeof StandaloneEnv> & { PORT: number };
+export async function runHost(opts: HostOptions): Promise<void> {
+  const schema = HostEnv.extend({
+    HOST: z.string().min(1).default(opts.defaultHost),
+    PORT: env.port(opts.defaultPort),
+  });
+  let cfg: z.infer<typeof schema>;
   try {
-    cfg = parseEnv(StandaloneEnv.extend({ PORT: env.port(defaultPort) }));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${name}: ${err.message}\n`);
-      process.exit(1);
+    cfg = parseEnv(schema);
+    if (!opts.embedded) {
+      const missing = (['DATABASE_URL', 'NATS_URL'] as const).filter((k) => !cfg[k]);
+      if (missing.length)
+        throw new ConfigError(
+          missing.map((variable) => ({ variable, problem: 'required for a standalone service' })),
+        );
     }
-    throw err;
+  } catch (err) {
+    return fail(opts.name, err);
   }
-  const logger = createLogger(name, cfg.LOG_LEVEL);
-  await startTelemetry(name);
+  const logger = createLogger(opts.name, cfg.LOG_LEVEL);
+  await startTelemetry(opts.name);
   let bus: MessageBus | undefined;
-  let service: RunningService | undefined;
+  let pglite: PGlite | undefined;
+  const services: RunningService[] = [];
   let shuttingDown = false;
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
+    bodyLimit: 1_048_576,
+    trustProxy: true,
   }) as unknown as FastifyInstance;
   try {
-    bus = await openBus({ natsUrl: cfg.NATS_URL, name, logger });
-    service = await factory({
-      bus,
-      database: { kind: 'postgres', url: cfg.DATABASE_URL, poolMax: cfg.DATABASE_POOL_MAX },
-      logger,
-      env: process.env,
-    });
-    const b = bus;
-    const s = service;
-    registerHealthRoutes(app, () => ({ ...s.checks, bus: () => b.ping() }), {
-      isShuttingDown: () => shuttingDown,
-    });
-    if (s.routes) await s.routes(app);
-    const address = await app.listen({ host: cfg.HOST, port: cfg.PORT });
-    logger.info({ address }, `${name} listening`);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${name}: ${err.message}\n`);
+    let database: DatabaseTarget;
+    if (cfg.DATABASE_URL) {
+      database = { kind: 'postgres', url: cfg.DATABASE_URL, poolMax: cfg.DATABASE_POOL_MAX };
     } else {
-      logger.fatal({ err }, `${name} failed to start`);
+      const dir = path.resolve(cfg.DATA_DIR, 'pglite');
+      mkdirSync(dir, { recursive: true });
+      pglite = await openPGlite(dir);
+      database = { kind: 'pglite', pglite };
     }
-    await service?.stop().catch(() => undefined);
+    bus = await openBus({ natsUrl: cfg.NATS_URL, name: opts.name, logger });
+    for (const factory of opts.factories) {
+      services.push(await factory({ bus, database, logger, env: process.env }));
+    }
+    const b = bus;
+    registerHealthRoutes(
+      app,
+      () =>
+        Object.assign({ bus: () => b.ping() }, ...services.map((s) => prefixChecks(s, services.length > 1))),
+      { isShuttingDown: () => shuttingDown },
+    );
+    for (const s of services) if (s.routes) await s.routes(app);
+    await app.listen({ host: cfg.HOST, port: cfg.PORT });
+    const where = `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${cfg.PORT}`;
+    logger.info(
+      { url: where, database: database.kind, bus: bus.kind, services: services.map((s) => s.name) },
+      `${opts.name} listening on ${where}`,
+    );
+    if (opts.embedded)
+      process.stdout.write(`\nChartwright is running: API at ${where}  (docs: ${where}/docs)\n\n`);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) logger.fatal({ err }, `${opts.name} failed to start`);
+    for (const s of services.reverse()) await s.stop().catch(() => undefined);
     await bus?.close().catch(() => undefined);
-    process.exit(1);
+    await pglite?.close().catch(() => undefined);
+    return fail(opts.name, err);
   }
 
   const shutdown = async (signal: string) => {
@@ -82,12 +114,33 @@ export async function runStandalone(
     }, cfg.SHUTDOWN_TIMEOUT_MS);
     force.unref();
     await app.close().catch((err) => logger.error({ err }, 'http close failed'));
-    await service?.stop().catch((err) => logger.error({ err }, 'service stop failed'));
+    for (const s of [...services].reverse())
+      await s.stop().catch((err) => logger.error({ err, service: s.name }, 'stop failed'));
     await bus?.close().catch((err) => logger.error({ err }, 'bus close failed'));
+    await pglite?.close().catch(() => undefined);
     await stopTelemetry();
     logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** One service as its own process against PostgreSQL and NATS. */
+export function runStandalone(name: string, factory: ServiceFactory, defaultPort: number): Promise<void> {
+  return runHost({ name, factories: [factory], defaultPort, defaultHost: '0.0.0.0', embedded: false });
+}
+
+function prefixChecks(s: RunningService, prefix: boolean) {
+  if (!prefix) return s.checks;
+  return Object.fromEntries(Object.entries(s.checks).map(([k, v]) => [`${s.name}.${k}`, v]));
+}
+
+function fail(name: string, err: unknown): never {
+  const message =
+    err instanceof ConfigError || (err instanceof Error && /^[A-Z_]+: /.test(err.message))
+      ? err.message
+      : `failed to start: ${(err as Error)?.message ?? String(err)}`;
+  process.stderr.write(`${name}: ${message}\n`);
+  process.exit(1);
 }

@@ -15,12 +15,12 @@ import {
 import {
   applyOnce,
   consumeEvents,
-  type RunningService,
-  type Subscription,
-  type ServiceFactory,
-  ServiceError,
   newId,
   openServiceStore,
+  type RunningService,
+  ServiceError,
+  type ServiceFactory,
+  type Subscription,
   serveRpc,
   stopAll,
 } from '@chartwright/kit';
@@ -30,8 +30,8 @@ import type { QuotaDb } from './db/schema.js';
 import { QuotaStore } from './quota-store.js';
 import { dailyUsage } from './usage.js';
 
-export { QuotaStore } from './quota-store.js';
 export { DEFAULT_PLANS, nextReset, periodStart } from './plans.js';
+export { QuotaStore } from './quota-store.js';
 
 export const SERVICE = 'quota-service';
 const QUEUE = 'quota-service';
@@ -56,8 +56,12 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
       );
       return { reservationId: req.reservationId, granted: r.granted, quota: r.quota };
     }),
-    await serveRpc(rt.bus, QuotaCommit, QUEUE, logger, async (req) => ({ state: await store.commit(req.reservationId) })),
-    await serveRpc(rt.bus, QuotaRelease, QUEUE, logger, async (req) => ({ state: await store.release(req.reservationId) })),
+    await serveRpc(rt.bus, QuotaCommit, QUEUE, logger, async (req) => ({
+      state: await store.commit(req.reservationId),
+    })),
+    await serveRpc(rt.bus, QuotaRelease, QUEUE, logger, async (req) => ({
+      state: await store.release(req.reservationId),
+    })),
     await serveRpc(rt.bus, QuotaGet, QUEUE, logger, async (req) => store.snapshot(req.userId)),
     await serveRpc(rt.bus, QuotaSetPlan, QUEUE, logger, async (req) => {
       await store.setPlan(req.userId, req.plan);

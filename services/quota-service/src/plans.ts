@@ -4,7 +4,10 @@ import { z } from 'zod';
 /** Monthly limits per plan; `null` is unlimited. */
 export const PlanLimits = z.record(
   Plan,
-  z.object({ charts: z.number().int().nonnegative().nullable(), analyses: z.number().int().nonnegative().nullable() }),
+  z.object({
+    charts: z.number().int().nonnegative().nullable(),
+    analyses: z.number().int().nonnegative().nullable(),
+  }),
 );
 export type PlanLimits = z.infer<typeof PlanLimits>;
 

@@ -28,7 +28,9 @@ export class QuotaStore {
       .insertInto('user_quotas')
       .values({ user_id: userId, plan, charts_used: 0, analyses_used: 0, period_start: period })
       .onConflict((oc) =>
-        force ? oc.column('user_id').doUpdateSet({ plan, updated_at: sql`now()` }) : oc.column('user_id').doNothing(),
+        force
+          ? oc.column('user_id').doUpdateSet({ plan, updated_at: sql`now()` })
+          : oc.column('user_id').doNothing(),
       )
       .execute();
   }
@@ -59,7 +61,11 @@ export class QuotaStore {
         .executeTakeFirst();
       if (existing) return existing.user_id === userId && existing.state !== 'released';
 
-      const row = await trx.selectFrom('user_quotas').select('plan').where('user_id', '=', userId).executeTakeFirstOrThrow();
+      const row = await trx
+        .selectFrom('user_quotas')
+        .select('plan')
+        .where('user_id', '=', userId)
+        .executeTakeFirstOrThrow();
       const limit = limitFor(this.plans, row.plan, kind);
       const col = usedColumn[kind];
       // One conditional UPDATE: the row lock serialises concurrent reservations and the WHERE
@@ -68,9 +74,14 @@ export class QuotaStore {
       const updated = await trx
         .updateTable('user_quotas')
         .set({
-          charts_used: kind === 'charts' ? sql`${current} + ${amount}` : sql`case when period_start < ${period} then 0 else charts_used end`,
+          charts_used:
+            kind === 'charts'
+              ? sql`${current} + ${amount}`
+              : sql`case when period_start < ${period} then 0 else charts_used end`,
           analyses_used:
-            kind === 'analyses' ? sql`${current} + ${amount}` : sql`case when period_start < ${period} then 0 else analyses_used end`,
+            kind === 'analyses'
+              ? sql`${current} + ${amount}`
+              : sql`case when period_start < ${period} then 0 else analyses_used end`,
           period_start: period,
           updated_at: now,
         })
@@ -107,7 +118,11 @@ export class QuotaStore {
       .returning('state')
       .executeTakeFirst();
     if (r) return r.state;
-    const existing = await this.db.selectFrom('reservations').select('state').where('id', '=', reservationId).executeTakeFirst();
+    const existing = await this.db
+      .selectFrom('reservations')
+      .select('state')
+      .where('id', '=', reservationId)
+      .executeTakeFirst();
     return existing?.state ?? 'unknown';
   }
 
@@ -122,7 +137,11 @@ export class QuotaStore {
         .returning(['user_id', 'kind', 'amount', 'period_start'])
         .executeTakeFirst();
       if (!r) {
-        const existing = await trx.selectFrom('reservations').select('state').where('id', '=', reservationId).executeTakeFirst();
+        const existing = await trx
+          .selectFrom('reservations')
+          .select('state')
+          .where('id', '=', reservationId)
+          .executeTakeFirst();
         return existing?.state ?? 'unknown';
       }
       const col = usedColumn[r.kind];
@@ -155,7 +174,11 @@ export class QuotaStore {
     await this.ensureUser(userId);
     const now = this.now();
     const period = periodStart(now);
-    const row = await this.db.selectFrom('user_quotas').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom('user_quotas')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
     const fresh = row.period_start.getTime() >= period.getTime();
     return {
       userId,

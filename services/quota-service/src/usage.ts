@@ -3,7 +3,12 @@ import { type Kysely, sql } from 'kysely';
 import type { QuotaDb } from './db/schema.js';
 
 /** Daily request counts from the ledger, `from`..`to` inclusive (UTC dates). */
-export async function dailyUsage(db: Kysely<QuotaDb>, userId: string, from: string, to: string): Promise<UsageDay[]> {
+export async function dailyUsage(
+  db: Kysely<QuotaDb>,
+  userId: string,
+  from: string,
+  to: string,
+): Promise<UsageDay[]> {
   const start = new Date(`${from}T00:00:00.000Z`);
   const end = new Date(new Date(`${to}T00:00:00.000Z`).getTime() + 86_400_000);
   const day = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD')`;

@@ -32,7 +32,11 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     const userId = newId();
     await publishEvent(
       tb.bus,
-      makeEvent(UserRegistered, { userId, email: 'q@example.com', name: null, plan: 'pro', role: 'user' }, { source: 'test' }),
+      makeEvent(
+        UserRegistered,
+        { userId, email: 'q@example.com', name: null, plan: 'pro', role: 'user' },
+        { source: 'test' },
+      ),
     );
     const snap = await eventually(async () => {
       const s = await callRpc(tb.bus, QuotaGet, { userId });
@@ -46,11 +50,22 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     const userId = newId();
     await callRpc(tb.bus, QuotaSetPlan, { userId, plan: 'pro' });
     // Bring usage to 90 of 100 so 10 remain.
-    const setup = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'charts', amount: 90, reservationId: newId(), ttlSeconds: 3600 });
+    const setup = await callRpc(tb.bus, QuotaReserve, {
+      userId,
+      kind: 'charts',
+      amount: 90,
+      reservationId: newId(),
+      ttlSeconds: 3600,
+    });
     expect(setup.granted).toBe(true);
     const results = await Promise.all(
       Array.from({ length: 200 }, () =>
-        callRpc(tb.bus, QuotaReserve, { userId, kind: 'charts', amount: 1, reservationId: newId(), ttlSeconds: 3600 }, { timeoutMs: 30_000 }),
+        callRpc(
+          tb.bus,
+          QuotaReserve,
+          { userId, kind: 'charts', amount: 1, reservationId: newId(), ttlSeconds: 3600 },
+          { timeoutMs: 30_000 },
+        ),
       ),
     );
     expect(results.filter((r) => r.granted)).toHaveLength(10);
@@ -61,8 +76,20 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
   it('is idempotent by reservation id and gives units back after a dead flow times out', async () => {
     const userId = newId();
     const reservationId = newId();
-    const a = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'analyses', amount: 1, reservationId, ttlSeconds: 1 });
-    const b = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'analyses', amount: 1, reservationId, ttlSeconds: 1 });
+    const a = await callRpc(tb.bus, QuotaReserve, {
+      userId,
+      kind: 'analyses',
+      amount: 1,
+      reservationId,
+      ttlSeconds: 1,
+    });
+    const b = await callRpc(tb.bus, QuotaReserve, {
+      userId,
+      kind: 'analyses',
+      amount: 1,
+      reservationId,
+      ttlSeconds: 1,
+    });
     expect(a.granted && b.granted).toBe(true);
     expect(b.quota.analyses.used).toBe(1);
     // Nobody commits: the sweeper releases it after the TTL.

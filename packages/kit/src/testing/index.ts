@@ -100,7 +100,10 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   u.pathname = `/${name}`;
   return {
     url: u.toString(),
-    drop: () => withClient(admin, (c) => c.query(`drop database if exists "${name}" with (force)`)).then(() => undefined),
+    drop: () =>
+      withClient(admin, (c) => c.query(`drop database if exists "${name}" with (force)`)).then(
+        () => undefined,
+      ),
   };
 }
 

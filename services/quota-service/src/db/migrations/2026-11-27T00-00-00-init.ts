@@ -43,5 +43,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('tokens_used', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('api_usage_user_time_idx').on('api_usage').columns(['user_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('api_usage_user_time_idx')
+    .on('api_usage')
+    .columns(['user_id', 'created_at'])
+    .execute();
 }

@@ -1,0 +1,18 @@
+export {
+  addressRange,
+  isPublicAddress,
+  type ResolvedAddress,
+  type Resolver,
+  systemResolver,
+} from './address.js';
+export {
+  type BufferDownload,
+  DEFAULT_CONTENT_TYPES,
+  type DownloadInfo,
+  type DownloadOptions,
+  downloadToBuffer,
+  downloadToFile,
+  type FileDownload,
+  hostAllowed,
+} from './download.js';
+export { DownloadError, type DownloadErrorCode, isDownloadError } from './errors.js';

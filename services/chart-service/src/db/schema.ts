@@ -1,0 +1,42 @@
+import type { ChartConfig } from '@chartwright/contracts';
+import type { KitTables } from '@chartwright/kit';
+import type { Generated } from 'kysely';
+
+export type ChartStatus = 'ready' | 'stored' | 'expired';
+
+export interface ChartTable {
+  id: string;
+  user_id: string;
+  symbol: string;
+  interval: string;
+  range: string | null;
+  theme: string;
+  config: ChartConfig;
+  renderer: 'builtin' | 'chart-img';
+  format: 'png' | 'svg';
+  width: number;
+  height: number;
+  /** Our object store key, once the image is ours. */
+  object_key: string | null;
+  /** chart-img.com CDN link until storage-service has copied it. */
+  external_url: string | null;
+  status: ChartStatus;
+  synthetic: boolean;
+  analyses_count: Generated<number>;
+  created_at: Generated<Date>;
+  expires_at: Date | null;
+}
+
+export interface TemplateTable {
+  id: string;
+  user_id: string;
+  name: string;
+  config: unknown;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ChartDb extends KitTables {
+  charts: ChartTable;
+  templates: TemplateTable;
+}

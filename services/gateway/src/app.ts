@@ -1,0 +1,75 @@
+import fastifyJwt from '@fastify/jwt';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { authenticator } from './auth/authenticate.js';
+import type { GatewayContext } from './context.js';
+import { installErrorHandlers } from './errors.js';
+import { registerIdempotency } from './plugins/idempotency.js';
+import { registerRateLimits } from './plugins/rate-limit.js';
+import { registerUsageReporting } from './plugins/usage.js';
+import { adminRoutes } from './routes/admin.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
+import { authRoutes } from './routes/auth.js';
+import { userRoutes } from './routes/user.js';
+
+/**
+ * Mounts the REST API on `app`: error envelope, zod validation, OpenAPI at `/openapi.json`
+ * and `/docs`, JWT and API key auth, rate limits, idempotency keys and usage reporting.
+ * Returns a function that releases what it opened (Redis).
+ */
+export async function registerGateway(
+  app: FastifyInstance,
+  ctx: GatewayContext,
+): Promise<() => Promise<void>> {
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Chartwright API',
+        version: '1.0.0',
+        description:
+          'Trading charts and AI chart analysis. Errors: `{success: false, error: {code, message, details?}}`.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearerAuth: [] }, { apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(fastifyJwt, {
+    secret: ctx.config.jwtSecret,
+    sign: { algorithm: 'HS256', expiresIn: ctx.config.jwtExpiresIn },
+    verify: { algorithms: ['HS256'] },
+  });
+
+  const limits = await registerRateLimits(app, ctx.config);
+
+  await app.register(async (open) => {
+    await authRoutes(open, ctx);
+  });
+
+  const authenticate = authenticator(app, ctx);
+  await app.register(async (secured) => {
+    secured.addHook('onRequest', authenticate);
+    registerIdempotency(secured, ctx);
+    registerUsageReporting(secured, ctx);
+    await userRoutes(secured, ctx);
+    await apiKeyRoutes(secured, ctx);
+    await adminRoutes(secured, ctx);
+  });
+
+  return limits.close;
+}

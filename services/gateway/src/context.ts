@@ -1,0 +1,14 @@
+import type { MessageBus, OutboxRelay } from '@chartwright/kit';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config.js';
+import type { GatewayDb } from './db/schema.js';
+
+/** Everything the gateway's routes and plugins use. */
+export interface GatewayContext {
+  db: Kysely<GatewayDb>;
+  bus: MessageBus;
+  relay: OutboxRelay;
+  config: GatewayConfig;
+  logger: Logger;
+}

@@ -1,0 +1,45 @@
+import type { Plan, Role } from '@chartwright/contracts';
+import type { KitTables } from '@chartwright/kit';
+import type { Generated } from 'kysely';
+
+export interface UserTable {
+  id: string;
+  /** Normalised: trimmed and lower-case. */
+  email: string;
+  name: string | null;
+  password_hash: string;
+  role: Role;
+  plan: Plan;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  /** sha256 of the key: keys are long random strings, so a fast hash is enough. */
+  key_hash: string;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface IdempotencyKeyTable {
+  user_id: string;
+  key: string;
+  request_hash: string;
+  state: 'running' | 'done';
+  status_code: number | null;
+  response_body: string | null;
+  response_type: string | null;
+  created_at: Generated<Date>;
+  expires_at: Date;
+}
+
+export interface GatewayDb extends KitTables {
+  users: UserTable;
+  api_keys: ApiKeyTable;
+  idempotency_keys: IdempotencyKeyTable;
+}

@@ -1,0 +1,101 @@
+import type { ErrorCode } from '@chartwright/contracts';
+import { ServiceError } from '@chartwright/kit';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+
+export const STATUS: Record<ErrorCode, number> = {
+  UNAUTHORIZED: 401,
+  INVALID_TOKEN: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  VALIDATION_ERROR: 400,
+  RATE_LIMIT_EXCEEDED: 429,
+  QUOTA_EXCEEDED: 402,
+  CONFLICT: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UPSTREAM_ERROR: 502,
+  SERVICE_UNAVAILABLE: 503,
+  TIMEOUT: 504,
+  INTERNAL: 500,
+};
+
+/** An error answered to the client as `{success: false, error: {code, message, details?}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly status = STATUS[code],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const sendError = (reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) =>
+  reply
+    .code(STATUS[code])
+    .send({ success: false, error: details === undefined ? { code, message } : { code, message, details } });
+
+/** Fastify's own 4xx errors, by code, mapped to ours. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'VALIDATION_ERROR',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'VALIDATION_ERROR',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_VALIDATION: 'VALIDATION_ERROR',
+  FAST_JWT_EXPIRED: 'INVALID_TOKEN',
+};
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof ApiError) return sendError(reply, err.code, err.message, err.details);
+    if (err instanceof ServiceError) {
+      if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');
+      return sendError(reply, err.code, err.message, err.details);
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = err.validationContext ?? 'request';
+      return sendError(
+        reply,
+        'VALIDATION_ERROR',
+        `invalid ${where}: ${err.validation.map((v) => `${fieldOf(v.instancePath)} ${v.message}`).join('; ')}`,
+        err.validation.map((v) => ({ field: fieldOf(v.instancePath), in: where, message: v.message })),
+      );
+    }
+    if (isResponseSerializationError(err)) {
+      req.log.error({ err }, 'response did not match its schema');
+      return sendError(reply, 'INTERNAL', 'internal error');
+    }
+    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped) return sendError(reply, mapped, err.message);
+    const status = err.statusCode ?? 500;
+    if (status === 429) return sendError(reply, 'RATE_LIMIT_EXCEEDED', err.message || 'too many requests');
+    if (status >= 400 && status < 500) {
+      const code: ErrorCode =
+        status === 401
+          ? 'UNAUTHORIZED'
+          : status === 403
+            ? 'FORBIDDEN'
+            : status === 404
+              ? 'NOT_FOUND'
+              : status === 413
+                ? 'PAYLOAD_TOO_LARGE'
+                : status === 415
+                  ? 'UNSUPPORTED_MEDIA_TYPE'
+                  : 'VALIDATION_ERROR';
+      return reply.code(status).send({ success: false, error: { code, message: err.message } });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return sendError(reply, 'INTERNAL', 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
+  );
+}
+
+const fieldOf = (instancePath: string) => instancePath.replace(/^\//, '').replaceAll('/', '.') || '(body)';

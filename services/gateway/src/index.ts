@@ -1,0 +1,61 @@
+import { openServiceStore, type RunningService, type ServiceFactory, stopAll } from '@chartwright/kit';
+import type { FastifyInstance } from 'fastify';
+import { registerGateway } from './app.js';
+import { loadGatewayConfig } from './config.js';
+import type { GatewayContext } from './context.js';
+import { migrations } from './db/migrations/index.js';
+import type { GatewayDb } from './db/schema.js';
+import { createUser } from './routes/auth.js';
+
+export { loadGatewayConfig } from './config.js';
+export const SERVICE = 'gateway';
+
+/** The REST API: identity, access, rate limits, and the public face of the other services. */
+export const startGateway: ServiceFactory = async (rt): Promise<RunningService> => {
+  const config = loadGatewayConfig(rt.env);
+  const logger = rt.logger.child({ service: SERVICE });
+  if (config.jwtSecretIsDefault)
+    logger.warn('JWT_SECRET is not set: using a development secret (refused in production)');
+  const { database, relay } = await openServiceStore<GatewayDb>(rt, 'gateway', migrations);
+  const ctx: GatewayContext = { db: database.db, bus: rt.bus, relay, config, logger };
+  await bootstrapAdmin(ctx);
+  const closers: (() => Promise<void>)[] = [];
+  return {
+    name: SERVICE,
+    checks: { database: () => database.ping() },
+    routes: async (app: FastifyInstance) => {
+      closers.push(await registerGateway(app, ctx));
+    },
+    async stop() {
+      for (const close of closers) await close();
+      await stopAll([], relay, database);
+    },
+  };
+};
+
+/** `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that account as an admin, or promotes it. */
+async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
+  const admin = ctx.config.admin;
+  if (!admin) return;
+  const existing = await ctx.db
+    .selectFrom('users')
+    .select(['id', 'role'])
+    .where('email', '=', admin.email)
+    .executeTakeFirst();
+  if (!existing) {
+    await createUser(ctx, {
+      email: admin.email,
+      password: admin.password,
+      name: 'Administrator',
+      role: 'admin',
+    });
+    ctx.logger.info({ email: admin.email }, 'admin account created');
+  } else if (existing.role !== 'admin') {
+    await ctx.db
+      .updateTable('users')
+      .set({ role: 'admin', updated_at: new Date() })
+      .where('id', '=', existing.id)
+      .execute();
+    ctx.logger.info({ email: admin.email }, 'account promoted to admin');
+  }
+}

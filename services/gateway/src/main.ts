@@ -1,0 +1,4 @@
+import { runStandalone } from '@chartwright/kit';
+import { SERVICE, startGateway } from './index.js';
+
+await runStandalone(SERVICE, startGateway, 3000);

@@ -1,0 +1,32 @@
+import { UsageRecorded } from '@chartwright/contracts';
+import { makeEvent, publishEvent } from '@chartwright/kit';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayContext } from '../context.js';
+
+/**
+ * Reports each authenticated request as `usage.recorded` after the answer is sent, so the
+ * ledger never slows a request. A lost report is logged, not retried: it is a metric.
+ */
+export function registerUsageReporting(app: FastifyInstance, ctx: GatewayContext): void {
+  app.addHook('onResponse', async (req, reply) => {
+    const caller = req.caller;
+    if (!caller) return;
+    const endpoint = req.routeOptions.url ?? 'unknown';
+    const event = makeEvent(
+      UsageRecorded,
+      {
+        userId: caller.id,
+        endpoint: endpoint.slice(0, 200),
+        method: req.method,
+        statusCode: reply.statusCode,
+        durationMs: Math.max(0, reply.elapsedTime),
+        chartsGenerated: 0,
+        analysesPerformed: 0,
+        tokensUsed: 0,
+        at: new Date().toISOString(),
+      },
+      { source: 'gateway', subject: caller.id },
+    );
+    publishEvent(ctx.bus, event).catch((err) => req.log.warn({ err }, 'usage event not published'));
+  });
+}

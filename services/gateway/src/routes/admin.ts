@@ -1,0 +1,67 @@
+import {
+  ChangePlanRequest,
+  QuotaSetPlan,
+  successResponse,
+  User,
+  UserPlanChanged,
+} from '@chartwright/contracts';
+import { callRpc, enqueueEvent, makeEvent } from '@chartwright/kit';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { requireAdmin } from '../auth/authenticate.js';
+import type { GatewayContext } from '../context.js';
+import { ApiError } from '../errors.js';
+import { toUserDto } from './user.js';
+
+export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  r.patch(
+    '/v1/admin/users/:id/plan',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Change a user's plan (admin only)",
+        params: z.object({ id: z.uuid() }),
+        body: ChangePlanRequest,
+        response: { 200: successResponse(z.object({ user: User })) },
+      },
+    },
+    async (req) => {
+      const admin = requireAdmin(req);
+      const { plan } = req.body;
+      const user = await ctx.db.transaction().execute(async (trx) => {
+        const before = await trx
+          .selectFrom('users')
+          .select('plan')
+          .where('id', '=', req.params.id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!before) throw new ApiError('NOT_FOUND', 'user not found');
+        const row = await trx
+          .updateTable('users')
+          .set({ plan, updated_at: new Date() })
+          .where('id', '=', req.params.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        if (before.plan !== plan) {
+          await enqueueEvent(
+            trx,
+            makeEvent(
+              UserPlanChanged,
+              { userId: row.id, previousPlan: before.plan, plan, changedBy: admin.id },
+              { source: 'gateway', subject: row.id },
+            ),
+          );
+        }
+        return row;
+      });
+      ctx.relay.kick();
+      // The event is the contract; this call only makes the new limits visible before it lands.
+      await callRpc(ctx.bus, QuotaSetPlan, { userId: user.id, plan }).catch((err) =>
+        req.log.warn({ err }, 'quota-service not updated synchronously; the event will do it'),
+      );
+      return { success: true as const, data: { user: toUserDto(user) } };
+    },
+  );
+}

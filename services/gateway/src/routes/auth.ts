@@ -1,0 +1,116 @@
+import {
+  LoginRequest,
+  SignupRequest,
+  SignupResponse,
+  successResponse,
+  TokenResponse,
+  UserRegistered,
+} from '@chartwright/contracts';
+import { enqueueEvent, makeEvent, newId } from '@chartwright/kit';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.js';
+import { durationSeconds } from '../config.js';
+import type { GatewayContext } from '../context.js';
+import type { UserTable } from '../db/schema.js';
+import { ApiError } from '../errors.js';
+import { toUserDto } from './user.js';
+
+export function issueToken(app: FastifyInstance, ctx: GatewayContext, user: Pick<UserTable, 'id' | 'role'>) {
+  const token = app.jwt.sign({ sub: user.id, role: user.role });
+  const expiresAt = new Date(Date.now() + durationSeconds(ctx.config.jwtExpiresIn) * 1000).toISOString();
+  return { token, expiresAt };
+}
+
+/** Creates a user and emits `user.registered` in the same transaction. */
+export async function createUser(
+  ctx: GatewayContext,
+  input: { email: string; password: string; name?: string | null; role?: 'user' | 'admin' },
+) {
+  const passwordHash = await hashPassword(input.password);
+  const id = newId();
+  const user = await ctx.db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('users')
+      .values({
+        id,
+        email: input.email,
+        name: input.name ?? null,
+        password_hash: passwordHash,
+        role: input.role ?? 'user',
+        plan: 'free',
+      })
+      .onConflict((oc) => oc.column('email').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new ApiError('CONFLICT', 'an account with this email already exists');
+    await enqueueEvent(
+      trx,
+      makeEvent(
+        UserRegistered,
+        { userId: row.id, email: row.email, name: row.name, plan: row.plan, role: row.role },
+        { source: 'gateway', subject: row.id },
+      ),
+    );
+    return row;
+  });
+  ctx.relay.kick();
+  return user;
+}
+
+export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const authLimit = {
+    rateLimit: {
+      max: ctx.config.rateLimits.authPerMin,
+      timeWindow: 60_000,
+      keyGenerator: (req: { ip: string }) => `auth:${req.ip}`,
+    },
+  };
+
+  r.post(
+    '/v1/auth/signup',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account',
+        body: SignupRequest,
+        response: { 201: successResponse(SignupResponse) },
+      },
+    },
+    async (req, reply) => {
+      const user = await createUser(ctx, req.body);
+      return reply
+        .code(201)
+        .send({ success: true, data: { user: toUserDto(user), ...issueToken(app, ctx, user) } });
+    },
+  );
+
+  r.post(
+    '/v1/auth/login',
+    {
+      config: authLimit,
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with email and password',
+        body: LoginRequest,
+        response: { 200: successResponse(TokenResponse) },
+      },
+    },
+    async (req) => {
+      const user = await ctx.db
+        .selectFrom('users')
+        .selectAll()
+        .where('email', '=', req.body.email)
+        .executeTakeFirst();
+      if (!user) {
+        await burnPasswordCheck(req.body.password);
+        throw new ApiError('UNAUTHORIZED', 'invalid email or password');
+      }
+      if (!(await verifyPassword(req.body.password, user.password_hash)))
+        throw new ApiError('UNAUTHORIZED', 'invalid email or password');
+      return { success: true as const, data: issueToken(app, ctx, user) };
+    },
+  );
+}

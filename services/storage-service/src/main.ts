@@ -1,0 +1,4 @@
+import { runStandalone } from '@chartwright/kit';
+import { SERVICE, startStorageService } from './index.js';
+
+await runStandalone(SERVICE, startStorageService, 3003);
