@@ -51,6 +51,11 @@ export const CommonEnv = z.object({
   DATABASE_URL: env.url().optional(),
   /** NATS server(s), comma separated; unset means the in-process bus. */
   NATS_URL: z.string().min(1).optional(),
+  /** Prefix for JetStream stream names and all subjects: isolates tenants of a shared NATS (tests, previews). */
+  BUS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_]{1,32}$/, 'letters, digits and _ only')
+    .optional(),
   /** Where embedded data (PGlite, objects) lives. */
   DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: env.logLevel(),

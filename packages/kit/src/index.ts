@@ -4,6 +4,7 @@ export * from './db/database.js';
 export * from './db/kit-migrations.js';
 export * from './db/migrate.js';
 export * from './events.js';
+export * from './failpoint.js';
 export * from './http/health.js';
 export * from './ids.js';
 export * from './inbox.js';

@@ -76,7 +76,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
       pglite = await openPGlite(dir);
       database = { kind: 'pglite', pglite };
     }
-    bus = await openBus({ natsUrl: cfg.NATS_URL, name: opts.name, logger });
+    bus = await openBus({ natsUrl: cfg.NATS_URL, name: opts.name, logger, prefix: cfg.BUS_PREFIX });
     for (const factory of opts.factories) {
       services.push(await factory({ bus, database, logger, env: process.env }));
     }

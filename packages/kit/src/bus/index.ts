@@ -8,12 +8,18 @@ export * from './memory.js';
 export * from './types.js';
 
 /** JetStream when `natsUrl` is given, else the in-process bus. */
-export async function openBus(opts: { natsUrl?: string; name: string; logger: Logger }): Promise<MessageBus> {
+export async function openBus(opts: {
+  natsUrl?: string;
+  name: string;
+  logger: Logger;
+  prefix?: string;
+}): Promise<MessageBus> {
   if (!opts.natsUrl) return new MemoryBus(opts.logger);
   const bus = await JetStreamBus.connect({
     servers: opts.natsUrl.split(',').map((s) => s.trim()),
     name: opts.name,
     logger: opts.logger,
+    streamPrefix: opts.prefix ? `${opts.prefix}_` : undefined,
   });
   await bus.ensureStreams();
   return bus;

@@ -201,3 +201,4 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+export * from './processes.js';

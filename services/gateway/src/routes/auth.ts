@@ -6,7 +6,7 @@ import {
   TokenResponse,
   UserRegistered,
 } from '@chartwright/contracts';
-import { enqueueEvent, makeEvent, newId } from '@chartwright/kit';
+import { enqueueEvent, failpoint, makeEvent, newId } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.js';
@@ -54,6 +54,8 @@ export async function createUser(
     );
     return row;
   });
+  // Tests kill the process here: committed, not yet published; the relay must recover it.
+  failpoint('gateway.signup.after-commit');
   ctx.relay.kick();
   return user;
 }

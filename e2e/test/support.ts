@@ -1,0 +1,98 @@
+import {
+  createTestDatabase,
+  detectInfra,
+  freePort,
+  type ServiceProcess,
+  startServiceProcess,
+  uniqueName,
+} from '@chartwright/kit/testing';
+import pg from 'pg';
+
+export interface Stack {
+  env: Record<string, string>;
+  databaseUrl: string;
+  processes: ServiceProcess[];
+  start(service: string, extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * A distributed stack for one test: its own database on the real PostgreSQL, its own stream
+ * and subject prefix on the real NATS, its own Redis key prefix. Services are separate processes.
+ */
+export async function createStack(): Promise<Stack> {
+  const infra = await detectInfra();
+  if (!infra.postgresUrl || !infra.natsUrl) throw new Error('the distributed tests need PostgreSQL and NATS');
+  const db = await createTestDatabase();
+  if (!db) throw new Error('no database');
+  const prefix = uniqueName('E').toUpperCase();
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    NATS_URL: infra.natsUrl,
+    BUS_PREFIX: prefix,
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: `${prefix}:`,
+    RATE_LIMIT_AUTH_PER_MIN: '1000',
+    DATABASE_POOL_MAX: '4',
+  };
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const processes: ServiceProcess[] = [];
+  return {
+    env,
+    databaseUrl: db.url,
+    processes,
+    async start(service, extraEnv = {}) {
+      const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port: await freePort() });
+      processes.push(p);
+      return p;
+    },
+    async query(sql, params) {
+      return (await pool.query(sql, params as unknown[])).rows;
+    },
+    async close() {
+      await Promise.all(processes.map((p) => p.stop('SIGKILL')));
+      await pool.end();
+      await deleteStreams(infra.natsUrl!, prefix);
+      await db.drop();
+    },
+  };
+}
+
+async function deleteStreams(natsUrl: string, prefix: string) {
+  const { JetStreamBus } = await import('@chartwright/kit');
+  const { createLogger } = await import('@chartwright/kit');
+  const bus = await JetStreamBus.connect({
+    servers: natsUrl,
+    name: 'cleanup',
+    logger: createLogger('t', 'silent'),
+    streamPrefix: `${prefix}_`,
+  });
+  await bus.deleteStreams();
+  await bus.close();
+}
+
+export async function api(
+  base: string,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  const res = await fetch(base + path, {
+    method,
+    headers: {
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...opts.headers,
+    },
+    body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, headers: res.headers, body: json };
+}
