@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     environment: 'node',
     testTimeout: 30_000,
+    passWithNoTests: true,
     hookTimeout: 60_000,
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
   },

@@ -1,0 +1,24 @@
+import type { Interval } from '@chartwright/contracts';
+import { type BarsResult, barCountFor, MAX_BARS } from '../bars.js';
+
+export interface BarsRequest {
+  /** `EXCHANGE:TICKER`. */
+  symbol: string;
+  interval: Interval;
+  /** chart-img.com's range preset; with `interval` it decides the number of bars. */
+  range?: string;
+  /** Explicit number of bars (wins over `range`), at most 1000. */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+/** The market-data port: the renderer and the analyst ask it for bars, oldest first. */
+export interface MarketDataProvider {
+  getBars(req: BarsRequest): Promise<BarsResult>;
+}
+
+/** Number of bars a request asks for. */
+export function requestedBars(req: Pick<BarsRequest, 'range' | 'limit' | 'interval'>): number {
+  if (req.limit !== undefined) return Math.max(1, Math.min(MAX_BARS, Math.floor(req.limit)));
+  return barCountFor(req.range, req.interval);
+}

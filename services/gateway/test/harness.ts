@@ -1,0 +1,53 @@
+import { createLogger, type MessageBus, type RunningService } from '@chartwright/kit';
+import type { TestDatabase } from '@chartwright/kit/testing';
+import { startQuotaService } from '@chartwright/quota-service';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { startGateway } from '../src/index.js';
+
+export interface Harness {
+  app: FastifyInstance;
+  services: RunningService[];
+  close(): Promise<void>;
+}
+
+export const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
+export const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
+
+/** quota-service and the gateway in this process, on the given bus and database. */
+export async function startHarness(
+  bus: MessageBus,
+  db: TestDatabase,
+  env: Record<string, string> = {},
+): Promise<Harness> {
+  const logger = createLogger('test', 'silent');
+  const rtEnv = {
+    JWT_SECRET: SECRET,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    RATE_LIMIT_AUTH_PER_MIN: '100000',
+    RATE_LIMIT_GENERAL_PER_MIN: '100000',
+    ...env,
+  };
+  const services = [
+    await startQuotaService({ bus, database: db.target, logger, env: rtEnv }),
+    await startGateway({ bus, database: db.target, logger, env: rtEnv }),
+  ];
+  const app = Fastify({ logger: false });
+  for (const s of services) if (s.routes) await s.routes(app);
+  await app.ready();
+  return {
+    app,
+    services,
+    async close() {
+      await app.close();
+      for (const s of services.reverse()) await s.stop();
+    },
+  };
+}
+
+export async function signup(app: FastifyInstance, email: string, password = 'a long password') {
+  const res = await app.inject({ method: 'POST', url: '/v1/auth/signup', payload: { email, password } });
+  if (res.statusCode !== 201) throw new Error(`signup failed: ${res.statusCode} ${res.body}`);
+  const body = res.json();
+  return { token: body.data.token as string, user: body.data.user as { id: string; email: string } };
+}
