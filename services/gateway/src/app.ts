@@ -10,8 +10,12 @@ import { registerIdempotency } from './plugins/idempotency.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
 import { registerUsageReporting } from './plugins/usage.js';
 import { adminRoutes } from './routes/admin.js';
+import { analysisRoutes } from './routes/analyses.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
+import { chartRoutes } from './routes/charts.js';
+import type { RouteDeps } from './routes/deps.js';
+import { fileRoutes } from './routes/files.js';
 import { userRoutes } from './routes/user.js';
 
 /**
@@ -56,9 +60,12 @@ export async function registerGateway(
   });
 
   const limits = await registerRateLimits(app, ctx.config);
+  const deps: RouteDeps = { heavyRateLimit: limits.heavy };
 
   await app.register(async (open) => {
     await authRoutes(open, ctx);
+    // Signed image links work without a token.
+    await fileRoutes(open, ctx, deps);
   });
 
   const authenticate = authenticator(app, ctx);
@@ -69,6 +76,8 @@ export async function registerGateway(
     await userRoutes(secured, ctx);
     await apiKeyRoutes(secured, ctx);
     await adminRoutes(secured, ctx);
+    await chartRoutes(secured, ctx, deps);
+    await analysisRoutes(secured, ctx, deps);
   });
 
   return limits.close;

@@ -1,4 +1,5 @@
 import type { MessageBus, OutboxRelay } from '@chartwright/kit';
+import type { ObjectStore } from '@chartwright/object-store';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
@@ -11,4 +12,6 @@ export interface GatewayContext {
   relay: OutboxRelay;
   config: GatewayConfig;
   logger: Logger;
+  /** Read access to chart images, for signed links and image downloads. */
+  objects: ObjectStore;
 }

@@ -1,4 +1,5 @@
 import { openServiceStore, type RunningService, type ServiceFactory, stopAll } from '@chartwright/kit';
+import { openObjectStore } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
 import { registerGateway } from './app.js';
 import { loadGatewayConfig } from './config.js';
@@ -17,7 +18,14 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
   if (config.jwtSecretIsDefault)
     logger.warn('JWT_SECRET is not set: using a development secret (refused in production)');
   const { database, relay } = await openServiceStore<GatewayDb>(rt, 'gateway', migrations);
-  const ctx: GatewayContext = { db: database.db, bus: rt.bus, relay, config, logger };
+  const ctx: GatewayContext = {
+    db: database.db,
+    bus: rt.bus,
+    relay,
+    config,
+    logger,
+    objects: openObjectStore(rt.env),
+  };
   await bootstrapAdmin(ctx);
   const closers: (() => Promise<void>)[] = [];
   return {

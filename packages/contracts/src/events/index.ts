@@ -42,6 +42,10 @@ export const ChartGenerated = defineEvent(
     renderer: z.enum(['builtin', 'chart-img']),
     /** Where the image is now: our object store key, or an external URL to copy. */
     objectKey: z.string().nullable(),
+    /** Size and sha256 of the stored object, when `objectKey` is set. */
+    size: z.number().int().nonnegative().nullable(),
+    sha256: z.string().length(64).nullable(),
+    contentType: z.string(),
     externalUrl: z.url().nullable(),
     format: z.enum(['png', 'svg']),
     width: z.number().int(),

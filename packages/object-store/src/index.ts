@@ -1,0 +1,3 @@
+export * from './config.js';
+export * from './folder.js';
+export * from './types.js';
