@@ -1,3 +1,4 @@
+export * from './asyncapi.js';
 export * from './envelope.js';
 export * from './events/index.js';
 export * from './rest/account.js';
