@@ -2,8 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /** Shared vitest settings: workspace packages resolve to their TypeScript sources. */
 export default defineConfig({
-  resolve: { conditions: ['development', 'module', 'node'] },
-  ssr: { resolve: { conditions: ['development', 'module', 'node'], externalConditions: ['development'] } },
+  resolve: { conditions: ['development', 'node'] },
+  ssr: { resolve: { conditions: ['development', 'node'], externalConditions: ['development'] } },
   test: {
     environment: 'node',
     testTimeout: 30_000,

@@ -6,6 +6,7 @@ export * from './db/migrate.js';
 export * from './events.js';
 export * from './failpoint.js';
 export * from './http/health.js';
+export * from './http/server.js';
 export * from './ids.js';
 export * from './inbox.js';
 export * from './logger.js';

@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { openBus } from './bus/index.js';
 import type { MessageBus } from './bus/types.js';
 import { CommonEnv, ConfigError, env, parseEnv } from './config.js';
 import { type DatabaseTarget, openPGlite } from './db/database.js';
 import { registerHealthRoutes } from './http/health.js';
+import { createHttpApp } from './http/server.js';
 import { createLogger } from './logger.js';
 import type { RunningService, ServiceFactory } from './service.js';
 import { startTelemetry, stopTelemetry } from './telemetry.js';
@@ -60,12 +60,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
   let pglite: PGlite | undefined;
   const services: RunningService[] = [];
   let shuttingDown = false;
-  const app = Fastify({
-    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
-    bodyLimit: 1_048_576,
-    trustProxy: true,
-  }) as unknown as FastifyInstance;
+  const app = createHttpApp({ logger: logger.child({ component: 'http' }) });
   try {
     let database: DatabaseTarget;
     if (cfg.DATABASE_URL) {

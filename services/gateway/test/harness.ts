@@ -1,7 +1,7 @@
-import { createLogger, type MessageBus, type RunningService } from '@chartwright/kit';
+import { createHttpApp, createLogger, type MessageBus, type RunningService } from '@chartwright/kit';
 import type { TestDatabase } from '@chartwright/kit/testing';
 import { startQuotaService } from '@chartwright/quota-service';
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { startGateway } from '../src/index.js';
 
 export interface Harness {
@@ -32,7 +32,7 @@ export async function startHarness(
     await startQuotaService({ bus, database: db.target, logger, env: rtEnv }),
     await startGateway({ bus, database: db.target, logger, env: rtEnv }),
   ];
-  const app = Fastify({ logger: false });
+  const app = createHttpApp();
   for (const s of services) if (s.routes) await s.routes(app);
   await app.ready();
   return {

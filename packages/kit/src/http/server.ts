@@ -1,0 +1,20 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+
+/**
+ * The HTTP server every host uses. Errors Fastify raises before routing (an undecodable URL, a
+ * bad header) get the API's error envelope too.
+ */
+export function createHttpApp(opts: { logger?: Logger; bodyLimit?: number } = {}): FastifyInstance {
+  return Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger | undefined,
+    disableRequestLogging: true,
+    bodyLimit: opts.bodyLimit ?? 1_048_576,
+    trustProxy: true,
+    frameworkErrors: (err, _req, reply) => {
+      (reply as unknown as { code(n: number): { send(b: unknown): void } })
+        .code(400)
+        .send({ success: false, error: { code: 'VALIDATION_ERROR', message: err.message } });
+    },
+  }) as unknown as FastifyInstance;
+}
