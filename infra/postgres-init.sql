@@ -1,0 +1,3 @@
+-- Each service creates and migrates its own schema (gateway, chart, analysis, storage, quota)
+-- at start-up. In production each may live in its own database; here they share one.
+CREATE DATABASE chartwright;
