@@ -1,4 +1,8 @@
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// CI collects each package's results as JSON to print one closing tally.
+const jsonDir = process.env.VITEST_JSON_DIR;
 
 /** Shared vitest settings: workspace packages resolve to their TypeScript sources. */
 export default defineConfig({
@@ -10,5 +14,11 @@ export default defineConfig({
     passWithNoTests: true,
     hookTimeout: 60_000,
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    ...(jsonDir
+      ? {
+          reporters: ['default', 'json'],
+          outputFile: { json: path.join(jsonDir, `${path.basename(process.cwd())}.json`) },
+        }
+      : {}),
   },
 });
