@@ -51,6 +51,8 @@ export function detectInfra(): Promise<Infra> {
       reachable(...hostPort(natsUrl, 4222)),
     ]);
     const infra: Infra = { postgresUrl: pgOk ? pgUrl : null, natsUrl: natsOk ? natsUrl : null };
+    if (!pgOk || !natsOk) Object.assign(infra, await startContainers(!pgOk, !natsOk));
+    const started = { pg: infra.postgresUrl !== null, nats: infra.natsUrl !== null };
     const missing = [!pgOk && `PostgreSQL (${pgUrl})`, !natsOk && `NATS JetStream (${natsUrl})`].filter(
       Boolean,
     );
@@ -64,6 +66,38 @@ export function detectInfra(): Promise<Infra> {
     return infra;
   })();
   return cached;
+}
+
+/**
+ * Where no server answers but a container runtime exists, start throw-away containers with
+ * testcontainers (removed by its reaper when the test process exits).
+ */
+async function startContainers(pg: boolean, nats: boolean): Promise<Partial<Infra>> {
+  let tc: typeof import('testcontainers');
+  try {
+    tc = await import('testcontainers');
+    await tc.getContainerRuntimeClient();
+  } catch {
+    return {};
+  }
+  const out: Partial<Infra> = {};
+  if (pg) {
+    const c = await new tc.GenericContainer('postgres:16-alpine')
+      .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
+      .withExposedPorts(5432)
+      .withWaitStrategy(tc.Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .start();
+    out.postgresUrl = `postgres://postgres@${c.getHost()}:${c.getMappedPort(5432)}/postgres`;
+  }
+  if (nats) {
+    const c = await new tc.GenericContainer('nats:2.10-alpine')
+      .withCommand(['-js'])
+      .withExposedPorts(4222)
+      .withWaitStrategy(tc.Wait.forLogMessage(/Server is ready/))
+      .start();
+    out.natsUrl = `nats://${c.getHost()}:${c.getMappedPort(4222)}`;
+  }
+  return out;
 }
 
 export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(5).toString('hex')}`;
