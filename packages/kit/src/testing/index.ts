@@ -53,9 +53,10 @@ export function detectInfra(): Promise<Infra> {
     const infra: Infra = { postgresUrl: pgOk ? pgUrl : null, natsUrl: natsOk ? natsUrl : null };
     if (!pgOk || !natsOk) Object.assign(infra, await startContainers(!pgOk, !natsOk));
     const started = { pg: infra.postgresUrl !== null, nats: infra.natsUrl !== null };
-    const missing = [!pgOk && `PostgreSQL (${pgUrl})`, !natsOk && `NATS JetStream (${natsUrl})`].filter(
-      Boolean,
-    );
+    const missing = [
+      !started.pg && `PostgreSQL (${pgUrl})`,
+      !started.nats && `NATS JetStream (${natsUrl})`,
+    ].filter(Boolean);
     if (missing.length) {
       const msg = `real infrastructure not reachable: ${missing.join(', ')}`;
       if (process.env.CI === 'true') throw new Error(`${msg}; CI requires it`);
