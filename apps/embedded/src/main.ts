@@ -1,15 +1,31 @@
-import { startAnalysisService } from '@chartwright/analysis-service';
-import { startChartService } from '@chartwright/chart-service';
-import { startGateway } from '@chartwright/gateway';
-import { runHost } from '@chartwright/kit';
-import { startQuotaService } from '@chartwright/quota-service';
-import { startStorageService } from '@chartwright/storage-service';
+import path from 'node:path';
+import { preparePGliteDir, runHost } from '@chartwright/kit';
 
 // Every service in one process. Without DATABASE_URL / NATS_URL / S3 settings it runs on PGlite
 // under DATA_DIR, the in-process bus and a folder as object store.
+
+// Creating a fresh PGlite cluster takes seconds: start it while the services' modules load.
+if (!process.env.DATABASE_URL) {
+  preparePGliteDir(path.resolve(process.env.DATA_DIR || '.data', 'pglite')).catch(() => undefined);
+}
+
+const [gateway, chart, analysis, storage, quota] = await Promise.all([
+  import('@chartwright/gateway'),
+  import('@chartwright/chart-service'),
+  import('@chartwright/analysis-service'),
+  import('@chartwright/storage-service'),
+  import('@chartwright/quota-service'),
+]);
+
 await runHost({
   name: 'chartwright',
-  factories: [startQuotaService, startStorageService, startChartService, startAnalysisService, startGateway],
+  factories: [
+    quota.startQuotaService,
+    storage.startStorageService,
+    chart.startChartService,
+    analysis.startAnalysisService,
+    gateway.startGateway,
+  ],
   defaultPort: 3000,
   defaultHost: '127.0.0.1',
   embedded: true,

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -65,7 +68,47 @@ export function openDatabase<DB>(target: DatabaseTarget, schema: string): Databa
 
 /** Opens (creating if needed) an embedded PGlite database in a folder, or in memory. */
 export async function openPGlite(dataDir?: string): Promise<PGlite> {
+  if (dataDir) await preparePGliteDir(dataDir);
   const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
   await pglite.waitReady;
   return pglite;
+}
+
+const preparing = new Map<string, Promise<void>>();
+
+/**
+ * Creates the PGlite cluster in `dataDir` if it does not exist yet. Safe to start early (the
+ * embedded app does it while it loads its modules) and to call again: callers share one run.
+ */
+export function preparePGliteDir(dataDir: string): Promise<void> {
+  const dir = path.resolve(dataDir);
+  let p = preparing.get(dir);
+  if (!p) {
+    p = existsSync(path.join(dir, 'PG_VERSION')) ? Promise.resolve() : initPGliteDir(dir);
+    preparing.set(dir, p);
+  }
+  return p;
+}
+
+/**
+ * Creating a PGlite cluster (initdb) grows its WebAssembly memory to ~700 MB, which a process
+ * never gives back; doing it in a short-lived child keeps the long-running process at ~1/3 of that.
+ */
+async function initPGliteDir(dataDir: string): Promise<void> {
+  const mod = import.meta.resolve('@electric-sql/pglite');
+  mkdirSync(dataDir, { recursive: true });
+  const script = `const { PGlite } = await import(${JSON.stringify(mod)}); const db = new PGlite(${JSON.stringify(dataDir)}); await db.waitReady; await db.close();`;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`PGlite initdb failed (${code}): ${err.slice(-2000)}`)),
+    );
+  });
 }

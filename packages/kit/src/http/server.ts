@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 
 /**
@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 export function createHttpApp(opts: { logger?: Logger; bodyLimit?: number } = {}): FastifyInstance {
   return Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger | undefined,
-    disableRequestLogging: true,
+    // Request lines are not logged: usage is recorded as events, errors by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     trustProxy: true,
     frameworkErrors: (err, _req, reply) => {
