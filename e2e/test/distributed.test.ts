@@ -105,3 +105,19 @@ describe('rate limits shared by two gateway processes through Redis [redis]', ()
     expect(ok[9]!.headers.get('ratelimit-remaining')).toBe('0');
   });
 });
+
+describe('invalid configuration [postgres] [jetstream]', () => {
+  let stack: Stack;
+  afterAll(async () => stack?.close());
+
+  it('stops start-up with a message naming the variable', async () => {
+    stack = await createStack();
+    await expect(stack.start('quota-service', { QUOTA_RESERVATION_TTL_SECONDS: 'soon' })).rejects.toThrow(
+      /QUOTA_RESERVATION_TTL_SECONDS: .*number/,
+    );
+    await expect(stack.start('quota-service', { NATS_URL: '' })).rejects.toThrow(/NATS_URL: required/);
+    await expect(stack.start('gateway', { NODE_ENV: 'production', JWT_SECRET: 'short' })).rejects.toThrow(
+      /JWT_SECRET: must be at least 32 bytes/,
+    );
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, env, parseEnv } from '../src/config.js';
+
+const Schema = z.object({
+  PORT: env.port(3000),
+  ENABLED: env.bool(false),
+  DATABASE_URL: env.url().optional(),
+  WORKERS: env.int(2, 1, 16),
+});
+
+describe('parseEnv', () => {
+  it('applies defaults and treats empty strings as unset', () => {
+    expect(parseEnv(Schema, { PORT: '', ENABLED: 'yes' })).toEqual({ PORT: 3000, ENABLED: true, WORKERS: 2 });
+  });
+
+  it('names every bad variable and what is wrong with it', () => {
+    let err: unknown;
+    try {
+      parseEnv(Schema, { PORT: 'eighty', DATABASE_URL: 'not a url', WORKERS: '99', ENABLED: 'maybe' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues.map((i) => i.variable).sort();
+    expect(issues).toEqual(['DATABASE_URL', 'ENABLED', 'PORT', 'WORKERS']);
+    expect((err as Error).message).toMatch(/DATABASE_URL: must be a URL/);
+    expect((err as Error).message).toMatch(/ENABLED: must be true or false/);
+  });
+});
