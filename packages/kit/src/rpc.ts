@@ -2,7 +2,7 @@ import { type ErrorCode, type RpcDefinition, type RpcError, rpcReply } from '@ch
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
-import { injectTraceHeaders } from './telemetry.js';
+import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from './telemetry.js';
 
 /** An expected failure a handler reports to its caller (not a crash). */
 export class ServiceError extends Error {
@@ -36,7 +36,14 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
       };
     }
     try {
-      return { ok: true, data: await handler(parsed.data, headers) };
+      const data = await withSpan(
+        `rpc ${def.subject}`,
+        SpanKind.SERVER,
+        { 'messaging.system': 'nats', 'rpc.method': def.subject },
+        () => handler(parsed.data, headers),
+        extractTraceContext(headers),
+      );
+      return { ok: true, data };
     } catch (err) {
       if (err instanceof ServiceError) return { ok: false, error: err.toJSON() };
       logger.error({ err, subject: def.subject }, 'rpc handler failed');
