@@ -49,7 +49,11 @@ describe('trace context across the bus', () => {
       const sub = await consumeEvents(
         bus,
         { stream: 'USERS', durable, filterSubject: 'user.registered' },
-        { 'user.registered': async (ev) => void (ev.id === e.id && (seen = true)) },
+        {
+          'user.registered': async (ev) => {
+            if (ev.id === e.id) seen = true;
+          },
+        },
         logger,
       );
       let traceId = '';
