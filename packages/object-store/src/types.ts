@@ -27,7 +27,7 @@ export interface ObjectStore {
 
 export class ObjectStoreError extends Error {
   constructor(
-    readonly code: 'INVALID_KEY' | 'UNAVAILABLE',
+    readonly code: 'INVALID_KEY' | 'INVALID_CONFIG' | 'UNAVAILABLE',
     message: string,
   ) {
     super(message);
@@ -38,9 +38,10 @@ export class ObjectStoreError extends Error {
 const KEY = /^(?!.*\.\.)(?!\/)[A-Za-z0-9!_.*'()/-]{1,1024}$/;
 
 /** Keys are relative, with no `..`, so a folder store cannot be walked out of. */
+export const isValidKey = (key: string): boolean => KEY.test(key) && !key.includes('//');
+
 export function assertKey(key: string): void {
-  if (!KEY.test(key) || key.includes('//'))
-    throw new ObjectStoreError('INVALID_KEY', `invalid object key: ${key}`);
+  if (!isValidKey(key)) throw new ObjectStoreError('INVALID_KEY', `invalid object key: ${key}`);
 }
 
 export const chartObjectKey = (userId: string, chartId: string, ext: 'png' | 'svg') =>
