@@ -1,0 +1,576 @@
+import { createHash } from 'node:crypto';
+import {
+  AnalysisPurgeChart,
+  type BulkGenerateResponse,
+  type BulkItemResult,
+  ChartConfig,
+  ChartDeleted,
+  type ChartDetail,
+  ChartGenerated,
+  type ChartImageRef,
+  type ChartListItem,
+  type ChartListQuery,
+  type ChartListResponse,
+  type ChartTemplate,
+  type CreateTemplateRequest,
+  GenerateChartRequest,
+  type GenerateChartResponse,
+  QuotaGet,
+  QuotaRelease,
+  QuotaReserve,
+  type QuotaSnapshot,
+  StorageDeleteChart,
+  type TemplateListQuery,
+  type TemplateListResponse,
+} from '@chartwright/contracts';
+import {
+  callRpc,
+  enqueueEvent,
+  failpoint,
+  type Logger,
+  type MessageBus,
+  makeEvent,
+  newId,
+  type OutboxRelay,
+  ServiceError,
+} from '@chartwright/kit';
+import { resolveDrawing, resolveStudy } from '@chartwright/market';
+import { chartObjectKey, type ObjectStore, signObjectUrl } from '@chartwright/object-store';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { z } from 'zod';
+import { type ChartImgClient, catalogueToServiceError } from './chart-img/index.js';
+import type { ChartServiceConfig } from './config.js';
+import type { ChartDb, ChartTable, TemplateTable } from './db/schema.js';
+import type { ChartMarketData } from './market.js';
+import { PoolBusyError, RenderError, type RenderPool } from './render/index.js';
+
+export const SOURCE = 'chart-service';
+export const QUOTA_EXCEEDED_MESSAGE =
+  'Monthly chart generation limit reached. Upgrade your plan to continue.';
+
+export interface ChartsDeps {
+  db: Kysely<ChartDb>;
+  relay: OutboxRelay;
+  bus: MessageBus;
+  objects: ObjectStore;
+  pool: RenderPool;
+  market: ChartMarketData;
+  chartImg: ChartImgClient | undefined;
+  config: ChartServiceConfig;
+  logger: Logger;
+}
+
+type ChartRow = Selectable<ChartTable>;
+type TemplateRow = Selectable<TemplateTable>;
+
+const notFound = () => new ServiceError('NOT_FOUND', 'Chart not found');
+const templateNotFound = () => new ServiceError('NOT_FOUND', 'Template not found');
+
+/** zod issues as a VALIDATION_ERROR whose message and details name each field. */
+function invalidFields(issues: readonly z.core.$ZodIssue[], prefix = ''): ServiceError {
+  const details = issues.map((i) => ({
+    field: [prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(body)',
+    message: i.message,
+  }));
+  return new ServiceError(
+    'VALIDATION_ERROR',
+    `invalid chart: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+    details,
+  );
+}
+
+export const quotaCounter = (q: QuotaSnapshot) => ({
+  used: q.charts.used,
+  limit: q.charts.limit,
+  remaining: q.charts.limit === null ? null : Math.max(0, q.charts.limit - q.charts.used),
+});
+
+/** LIKE pattern matching `text` anywhere, with the wildcards in `text` taken literally. */
+const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/**
+ * The chart-service's use cases: generate (quota, market data, render, store, save with its event),
+ * list, get, delete, bulk and templates. Every query is filtered by the caller's user id.
+ */
+export class Charts {
+  constructor(private readonly d: ChartsDeps) {}
+
+  // ---- generate ------------------------------------------------------------------------------
+
+  /** The config a request stands for: its own fields, or a template's config with them on top. */
+  async resolveConfig(userId: string, raw: unknown): Promise<ChartConfig> {
+    const parsed = GenerateChartRequest.safeParse(raw);
+    if (!parsed.success) throw invalidFields(parsed.error.issues);
+    const { templateId, ...fields } = parsed.data;
+    let merged: Record<string, unknown> = fields;
+    if (templateId) {
+      const t = await this.d.db
+        .selectFrom('templates')
+        .select('config')
+        .where('id', '=', templateId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      if (!t) throw templateNotFound();
+      const overrides = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+      merged = { ...(t.config as object), ...overrides };
+    }
+    const config = ChartConfig.safeParse(merged);
+    if (!config.success) throw invalidFields(config.error.issues);
+    return config.data;
+  }
+
+  #renderer(config: ChartConfig): 'builtin' | 'chart-img' {
+    const renderer = config.renderer ?? (this.d.chartImg ? 'chart-img' : 'builtin');
+    if (renderer === 'chart-img' && !this.d.chartImg) {
+      const message = 'The chart-img renderer is not configured on this server; use renderer "builtin"';
+      throw new ServiceError('VALIDATION_ERROR', message, [{ field: 'renderer', message }]);
+    }
+    return renderer;
+  }
+
+  /** Checks every study and drawing before any quota is used. */
+  #validateBuiltin(config: ChartConfig): void {
+    config.studies.forEach((s, i) => {
+      try {
+        resolveStudy(s);
+      } catch (err) {
+        throw catalogueToServiceError(err, `studies.${i}`);
+      }
+    });
+    config.drawings.forEach((dr, i) => {
+      try {
+        resolveDrawing(dr);
+      } catch (err) {
+        throw catalogueToServiceError(err, `drawings.${i}`);
+      }
+    });
+  }
+
+  async generate(userId: string, raw: unknown): Promise<GenerateChartResponse> {
+    const config = await this.resolveConfig(userId, raw);
+    const renderer = this.#renderer(config);
+    const chartImgBody = renderer === 'chart-img' ? this.d.chartImg!.prepare(config) : undefined;
+    if (renderer === 'builtin') this.#validateBuiltin(config);
+
+    const chartId = newId();
+    const reservationId = newId();
+    const generatedAt = new Date();
+    // Bars do not depend on the quota: fetch them while the reservation is made.
+    const bars =
+      renderer === 'builtin' ? this.d.market.forChart(config, generatedAt) : Promise.resolve(undefined);
+    bars.catch(() => undefined);
+
+    const reserved = await callRpc(
+      this.d.bus,
+      QuotaReserve,
+      {
+        userId,
+        kind: 'charts',
+        amount: 1,
+        reservationId,
+        ttlSeconds: this.d.config.reservationTtlSeconds,
+      },
+      { timeoutMs: this.d.config.quotaTimeoutMs },
+    );
+    const quota = quotaCounter(reserved.quota);
+    if (!reserved.granted) throw new ServiceError('QUOTA_EXCEEDED', QUOTA_EXCEEDED_MESSAGE, { quota });
+
+    let uploadedKey: string | undefined;
+    try {
+      let row: ChartRow;
+      let event: z.input<typeof ChartGenerated.data>;
+      const base = {
+        id: chartId,
+        user_id: userId,
+        symbol: config.symbol,
+        interval: config.interval,
+        range: config.range ?? null,
+        theme: config.theme,
+        config,
+        renderer,
+        format: config.format,
+        width: config.width,
+        height: config.height,
+        analyses_count: 0,
+        created_at: generatedAt,
+      };
+      if (renderer === 'builtin') {
+        const series = (await bars)!;
+        const image = await this.d.pool
+          .render({ config, bars: series.bars, synthetic: series.synthetic, visibleBars: series.visible })
+          .catch((err) => {
+            if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
+            if (err instanceof RenderError)
+              throw new ServiceError('VALIDATION_ERROR', err.message, [
+                { field: 'width', message: err.message },
+              ]);
+            throw err;
+          });
+        const key = chartObjectKey(userId, chartId, config.format);
+        const sha256 = createHash('sha256').update(image.data).digest('hex');
+        await this.d.objects.put(key, image.data, image.contentType);
+        uploadedKey = key;
+        failpoint('chart.generate.after-upload');
+        row = {
+          ...base,
+          object_key: key,
+          external_url: null,
+          // The image is in our storage already: nothing is left to copy.
+          status: 'stored',
+          synthetic: series.synthetic,
+          expires_at: null,
+        };
+        event = {
+          chartId,
+          userId,
+          reservationId,
+          symbol: config.symbol,
+          interval: config.interval,
+          config,
+          renderer,
+          objectKey: key,
+          size: image.data.length,
+          sha256,
+          contentType: image.contentType,
+          externalUrl: null,
+          format: config.format,
+          width: config.width,
+          height: config.height,
+          synthetic: series.synthetic,
+          generatedAt: generatedAt.toISOString(),
+          expiresAt: null,
+        };
+      } else {
+        const stored = await this.d.chartImg!.store(chartImgBody!);
+        row = {
+          ...base,
+          object_key: null,
+          external_url: stored.url,
+          status: 'ready',
+          synthetic: false,
+          expires_at: stored.expiresAt,
+        };
+        event = {
+          chartId,
+          userId,
+          reservationId,
+          symbol: config.symbol,
+          interval: config.interval,
+          config,
+          renderer,
+          objectKey: null,
+          size: null,
+          sha256: null,
+          contentType: stored.contentType,
+          externalUrl: stored.url,
+          format: 'png',
+          width: config.width,
+          height: config.height,
+          synthetic: false,
+          generatedAt: generatedAt.toISOString(),
+          expiresAt: stored.expiresAt?.toISOString() ?? null,
+        };
+      }
+      await this.d.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('charts')
+          .values({ ...row, config: JSON.stringify(row.config) as never })
+          .execute();
+        await enqueueEvent(trx, makeEvent(ChartGenerated, event, { source: SOURCE, subject: chartId }));
+      });
+      this.d.relay.kick();
+      const link = this.#link(row, generatedAt);
+      return {
+        chartId,
+        url: link.url,
+        metadata: {
+          format: row.format === 'svg' ? 'SVG' : 'PNG',
+          resolution: `${row.width}x${row.height}`,
+          generatedAt: generatedAt.toISOString(),
+          expiresAt: link.expiresAt,
+          renderer,
+          synthetic: row.synthetic,
+        },
+        quota,
+      };
+    } catch (err) {
+      await this.#undo(reservationId, uploadedKey);
+      throw err;
+    }
+  }
+
+  /** Gives the reservation back and removes an uploaded image; the TTL sweep covers a failure here. */
+  async #undo(reservationId: string, key: string | undefined): Promise<void> {
+    await Promise.all([
+      callRpc(this.d.bus, QuotaRelease, { reservationId }, { timeoutMs: this.d.config.quotaTimeoutMs }).catch(
+        (err) => this.d.logger.warn({ err, reservationId }, 'could not release a chart reservation'),
+      ),
+      key &&
+        this.d.objects
+          .delete(key)
+          .catch((err) => this.d.logger.warn({ err, key }, 'could not remove an orphaned chart image')),
+    ]);
+  }
+
+  async bulk(userId: string, requests: readonly unknown[]): Promise<BulkGenerateResponse> {
+    const results: BulkItemResult[] = new Array(requests.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < requests.length; i = next++) {
+        try {
+          results[i] = { index: i, success: true, chart: await this.generate(userId, requests[i]) };
+        } catch (err) {
+          results[i] = { index: i, success: false, error: this.#itemError(err) };
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.d.config.bulkConcurrency, requests.length) }, worker),
+    );
+    const succeeded = results.filter((r) => r.success).length;
+    const quota = await callRpc(this.d.bus, QuotaGet, { userId }, { timeoutMs: this.d.config.quotaTimeoutMs })
+      .then(quotaCounter)
+      .catch(() => null);
+    return {
+      results,
+      summary: { requested: requests.length, succeeded, failed: requests.length - succeeded },
+      quota,
+    };
+  }
+
+  #itemError(err: unknown): { code: string; message: string; details?: unknown } {
+    if (err instanceof ServiceError)
+      return err.details === undefined
+        ? { code: err.code, message: err.message }
+        : { code: err.code, message: err.message, details: err.details };
+    this.d.logger.error({ err }, 'bulk chart item failed');
+    return { code: 'INTERNAL', message: 'internal error' };
+  }
+
+  // ---- read ----------------------------------------------------------------------------------
+
+  /** The image link for a chart: signed and expiring when the image is ours, else chart-img.com's. */
+  #link(row: ChartRow, now = new Date()): { url: string; expiresAt: string | null } {
+    const s = this.d.config.signing;
+    if (row.object_key) {
+      const url = signObjectUrl({
+        publicUrl: s.publicUrl,
+        key: row.object_key,
+        ttlSeconds: s.ttlSeconds,
+        secret: s.secret,
+        now,
+      });
+      const expires = (Math.floor(now.getTime() / 1000) + s.ttlSeconds) * 1000;
+      return { url, expiresAt: new Date(expires).toISOString() };
+    }
+    return { url: row.external_url ?? '', expiresAt: row.expires_at?.toISOString() ?? null };
+  }
+
+  /** A chart-img.com link that was never copied to our storage expires with it. */
+  #status(row: ChartRow, now: Date): ChartListItem['status'] {
+    if (row.status === 'stored') return 'stored';
+    if (!row.object_key && row.expires_at && row.expires_at <= now) return 'expired';
+    return 'ready';
+  }
+
+  #item(row: ChartRow, now: Date): ChartListItem {
+    const link = this.#link(row, now);
+    return {
+      id: row.id,
+      symbol: row.symbol,
+      interval: row.interval,
+      url: link.url,
+      status: this.#status(row, now),
+      renderer: row.renderer,
+      synthetic: row.synthetic,
+      createdAt: row.created_at.toISOString(),
+      expiresAt: link.expiresAt,
+      analysesCount: row.analyses_count,
+    };
+  }
+
+  async list(userId: string, q: ChartListQuery): Promise<ChartListResponse> {
+    const now = new Date();
+    let query = this.d.db.selectFrom('charts').where('user_id', '=', userId);
+    if (q.symbol) query = query.where(sql<boolean>`symbol ilike ${containsPattern(q.symbol)} escape '\\'`);
+    if (q.status === 'stored') query = query.where('status', '=', 'stored');
+    else if (q.status === 'ready')
+      query = query
+        .where('status', '=', 'ready')
+        .where((eb) =>
+          eb.or([eb('object_key', 'is not', null), eb('expires_at', 'is', null), eb('expires_at', '>', now)]),
+        );
+    else if (q.status === 'expired')
+      query = query
+        .where('status', '!=', 'stored')
+        .where('object_key', 'is', null)
+        .where('expires_at', '<=', now);
+    const [rows, count] = await Promise.all([
+      query
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(q.limit)
+        .offset(q.offset)
+        .execute(),
+      query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    const total = Number(count.n);
+    return {
+      charts: rows.map((r) => this.#item(r, now)),
+      pagination: { total, limit: q.limit, offset: q.offset, hasMore: q.offset + rows.length < total },
+    };
+  }
+
+  async #row(userId: string, chartId: string): Promise<ChartRow> {
+    const row = await this.d.db
+      .selectFrom('charts')
+      .selectAll()
+      .where('id', '=', chartId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!row) throw notFound();
+    return row;
+  }
+
+  async get(userId: string, chartId: string): Promise<{ chart: ChartDetail; image: ChartImageRef }> {
+    const row = await this.#row(userId, chartId);
+    const now = new Date();
+    const s = this.d.config.signing;
+    return {
+      chart: {
+        ...this.#item(row, now),
+        range: row.range,
+        config: row.config,
+        format: row.format,
+        width: row.width,
+        height: row.height,
+        permanentUrl: row.object_key ? `${s.publicUrl}/v1/charts/${row.id}/image` : null,
+      },
+      image: {
+        objectKey: row.object_key,
+        externalUrl: row.external_url,
+        contentType: row.format === 'svg' ? 'image/svg+xml' : 'image/png',
+      },
+    };
+  }
+
+  // ---- delete --------------------------------------------------------------------------------
+
+  /**
+   * Removes the chart's analyses and images now (so no read succeeds after this returns), then the
+   * row with `chart.deleted`. A purge that cannot be done now is done by the owners on that event.
+   */
+  async delete(userId: string, chartId: string): Promise<void> {
+    const row = await this.#row(userId, chartId);
+    const timeoutMs = this.d.config.purgeTimeoutMs;
+    const attempt = (what: string, p: Promise<unknown>) =>
+      p.catch((err) =>
+        this.d.logger.warn({ err, chartId }, `${what} failed on delete; chart.deleted will retry it`),
+      );
+    await Promise.all([
+      attempt('storage purge', callRpc(this.d.bus, StorageDeleteChart, { chartId, userId }, { timeoutMs })),
+      attempt('analysis purge', callRpc(this.d.bus, AnalysisPurgeChart, { chartId, userId }, { timeoutMs })),
+      row.object_key ? attempt('image delete', this.d.objects.delete(row.object_key)) : undefined,
+    ]);
+    const deleted = await this.d.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .deleteFrom('charts')
+        .where('id', '=', chartId)
+        .where('user_id', '=', userId)
+        .returning('object_key')
+        .executeTakeFirst();
+      if (!r) return false;
+      const objectKeys = [r.object_key ?? row.object_key].filter((k): k is string => !!k);
+      await enqueueEvent(
+        trx,
+        makeEvent(ChartDeleted, { chartId, userId, objectKeys }, { source: SOURCE, subject: chartId }),
+      );
+      return true;
+    });
+    if (!deleted) throw notFound();
+    this.d.relay.kick();
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  /** storage-service copied or recorded the image: it is ours for good. */
+  async markStored(chartId: string, userId: string, objectKey: string): Promise<void> {
+    await this.d.db
+      .updateTable('charts')
+      .set({ status: 'stored', object_key: objectKey })
+      .where('id', '=', chartId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  // ---- templates -----------------------------------------------------------------------------
+
+  #template(t: TemplateRow): ChartTemplate {
+    return {
+      id: t.id,
+      name: t.name,
+      config: t.config as ChartConfig,
+      createdAt: t.created_at.toISOString(),
+      updatedAt: t.updated_at.toISOString(),
+    };
+  }
+
+  async createTemplate(userId: string, req: CreateTemplateRequest): Promise<ChartTemplate> {
+    const count = await this.d.db
+      .selectFrom('templates')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('user_id', '=', userId)
+      .executeTakeFirstOrThrow();
+    if (Number(count.n) >= this.d.config.maxTemplates)
+      throw new ServiceError('CONFLICT', `at most ${this.d.config.maxTemplates} templates per user`);
+    const config = ChartConfig.parse(req.config);
+    const row = await this.d.db
+      .insertInto('templates')
+      .values({ id: newId(), user_id: userId, name: req.name, config: JSON.stringify(config) as never })
+      .onConflict((oc) => oc.columns(['user_id', 'name']).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new ServiceError('CONFLICT', `A template named "${req.name}" already exists`);
+    return this.#template(row);
+  }
+
+  async listTemplates(userId: string, q: TemplateListQuery): Promise<TemplateListResponse> {
+    const base = this.d.db.selectFrom('templates').where('user_id', '=', userId);
+    const [rows, count] = await Promise.all([
+      base
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(q.limit)
+        .offset(q.offset)
+        .execute(),
+      base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    const total = Number(count.n);
+    return {
+      templates: rows.map((t) => this.#template(t)),
+      pagination: { total, limit: q.limit, offset: q.offset, hasMore: q.offset + rows.length < total },
+    };
+  }
+
+  async getTemplate(userId: string, templateId: string): Promise<ChartTemplate> {
+    const row = await this.d.db
+      .selectFrom('templates')
+      .selectAll()
+      .where('id', '=', templateId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (!row) throw templateNotFound();
+    return this.#template(row);
+  }
+
+  async deleteTemplate(userId: string, templateId: string): Promise<void> {
+    const r = await this.d.db
+      .deleteFrom('templates')
+      .where('id', '=', templateId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw templateNotFound();
+  }
+}
