@@ -25,6 +25,10 @@ export interface AnalystInput {
   readings?: Readonly<Record<string, number | string>> | undefined;
   /** The last bars (about 20), oldest first. */
   recentBars?: readonly AnalystBar[] | undefined;
+  /** The whole series the chart was drawn from, oldest first, for analysts that compute their own readings. */
+  bars?: readonly AnalystBar[] | undefined;
+  /** Whether the user asked for stop loss / take profit reasoning in the text. Default true. */
+  includeRiskManagement?: boolean | undefined;
   lastPrice?: number | undefined;
 }
 

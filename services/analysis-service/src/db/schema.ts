@@ -23,6 +23,12 @@ export interface AnalysisTable {
   error_reason: string | null;
   created_at: Generated<Date>;
   completed_at: Date | null;
+  symbol: Generated<string>;
+  interval: Generated<string>;
+  downloading_at: Date | null;
+  analysing_at: Date | null;
+  /** Deliveries of the job so far. */
+  attempts: Generated<number>;
 }
 
 /** What analysis-service knows of charts, learnt from chart events. */
@@ -34,7 +40,12 @@ export interface KnownChartTable {
   object_key: string | null;
   external_url: string | null;
   config: unknown;
+  /** Tombstone: the chart was deleted; a late `chart.generated` does not bring it back. */
   deleted: Generated<boolean>;
+  synthetic: Generated<boolean>;
+  content_type: string | null;
+  size: number | null;
+  generated_at: Generated<Date>;
 }
 
 export interface AnalysisDb extends KitTables {

@@ -24,7 +24,6 @@ export type FakeReply =
 
 export interface RecordedRequest {
   headers: IncomingHttpHeaders;
-  // biome-ignore lint/suspicious/noExplicitAny: the recorded JSON body is inspected freely by tests
   body: any;
   reply: FakeReply;
 }
@@ -177,7 +176,6 @@ export class FakeAnthropic {
     if (!headers['anthropic-version']) {
       return this.sendError(res, 400, 'anthropic-version: header is required');
     }
-    // biome-ignore lint/suspicious/noExplicitAny: raw request JSON
     let body: any;
     try {
       body = JSON.parse(raw.toString('utf8'));

@@ -1,0 +1,423 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AnalysisCompleted,
+  AnalysisFailed,
+  type AnalysisRequested,
+  type AnalysisResult,
+  ChartConfig,
+  type DataOf,
+  type TradingStyle,
+} from '@chartwright/contracts';
+import { type Delivery, enqueueEvent, type Logger, makeEvent, type OutboxRelay } from '@chartwright/kit';
+import { MarketDataError, snapshot } from '@chartwright/market';
+import type { ObjectStore } from '@chartwright/object-store';
+import { DownloadError, downloadToFile } from '@chartwright/safe-download';
+import type { Kysely } from 'kysely';
+import { BuiltinAnalyst } from './analyst/builtin.js';
+import { type Analyst, AnalystError, type ChartMediaType, ground } from './analyst/index.js';
+import type { AnalysisConfig } from './config.js';
+import type { AnalysisDb } from './db/schema.js';
+import { type ChartBars, type ChartSeries, readingsOf } from './market.js';
+import { type ChartRow, FINAL, type Notifier, SERVICE } from './store.js';
+import { tempImagePath } from './tempfiles.js';
+
+/** A job failure: `retryable` ones are tried again (up to the bound), others fail the analysis. */
+export class JobError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'JobError';
+  }
+}
+
+const MEDIA_TYPES: readonly ChartMediaType[] = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/svg+xml',
+];
+const EXTENSIONS: Record<ChartMediaType, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'image/svg+xml': 'svg',
+};
+
+function mediaTypeOf(contentType: string | null | undefined): ChartMediaType {
+  const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase() as ChartMediaType;
+  return MEDIA_TYPES.includes(t) ? t : 'image/png';
+}
+
+/** Passes bytes through until `max`, then fails: a stream cannot outgrow the cap. */
+function byteCap(max: number, what: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > max) cb(new JobError('IMAGE_TOO_LARGE', `${what} is larger than ${max} bytes`));
+      else cb(null, chunk);
+    },
+  });
+}
+
+/** Why a failure happened, as code, reason and whether a later try may succeed. */
+function classify(err: unknown, signal: AbortSignal, timeoutMs: number): JobError {
+  if (err instanceof JobError) return err;
+  if (err instanceof AnalystError) {
+    const code = err.code === 'ABORTED' && signal.aborted ? 'TIMEOUT' : err.code;
+    return new JobError(code, err.message, err.retryable || code === 'TIMEOUT', { cause: err });
+  }
+  if (err instanceof DownloadError) {
+    const transient =
+      err.code === 'TIMEOUT' ||
+      err.code === 'NETWORK' ||
+      err.code === 'DNS_FAILED' ||
+      (err.code === 'BAD_STATUS' && (err.status ?? 0) >= 500);
+    return new JobError('IMAGE_UNAVAILABLE', `cannot download the chart image: ${err.message}`, transient, {
+      cause: err,
+    });
+  }
+  if (signal.aborted) {
+    return new JobError('TIMEOUT', `the analysis did not finish within ${timeoutMs} ms`, true, {
+      cause: err,
+    });
+  }
+  if (err instanceof MarketDataError) {
+    return new JobError(
+      'MARKET_DATA_UNAVAILABLE',
+      `market data: ${err.message}`,
+      err.code !== 'UNKNOWN_SYMBOL',
+      {
+        cause: err,
+      },
+    );
+  }
+  return new JobError('INTERNAL', `the analysis failed: ${(err as Error)?.message ?? String(err)}`, true, {
+    cause: err,
+  });
+}
+
+export interface WorkerDeps {
+  db: Kysely<AnalysisDb>;
+  relay: OutboxRelay;
+  objects: ObjectStore;
+  analyst: Analyst;
+  bars: ChartBars;
+  config: AnalysisConfig;
+  notifier: Notifier;
+  logger: Logger;
+}
+
+/** Runs one delivery of `analysis.requested`. Throws only to have it retried later. */
+export class AnalysisWorker {
+  /** Jobs running in this process, so a second delivery of the same one waits for it. */
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly deps: WorkerDeps) {}
+
+  /**
+   * A redelivery can reach this process while the first delivery still runs here (JetStream may
+   * hand out a message again after a restart): it shares the running job's outcome instead of
+   * calling the model a second time.
+   */
+  async handle(data: DataOf<typeof AnalysisRequested>, delivery: Delivery): Promise<void> {
+    const current = this.running.get(data.analysisId);
+    if (current) {
+      const keepAlive = setInterval(
+        () => delivery.working(),
+        Math.max(100, Math.floor(this.deps.config.ackWaitMs / 3)),
+      );
+      try {
+        return await current;
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }
+    const job = this.run(data, delivery);
+    this.running.set(data.analysisId, job);
+    try {
+      await job;
+    } finally {
+      this.running.delete(data.analysisId);
+    }
+  }
+
+  private async run(data: DataOf<typeof AnalysisRequested>, delivery: Delivery): Promise<void> {
+    const { db, config, logger } = this.deps;
+    const attempt = delivery.deliveryCount;
+    // Claims the job and marks it downloading in one statement. No row: purged, or already
+    // finished by an earlier delivery (exactly one result per analysis).
+    const row = await db
+      .updateTable('analyses')
+      .set((eb) => ({
+        attempts: attempt,
+        status: 'downloading',
+        downloading_at: eb.fn.coalesce('downloading_at', eb.val(new Date())),
+      }))
+      .where('id', '=', data.analysisId)
+      .where('status', 'not in', FINAL)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) return;
+    this.deps.notifier.notify(row.id);
+
+    const chart = await db
+      .selectFrom('known_charts')
+      .selectAll()
+      .where('chart_id', '=', row.chart_id)
+      .executeTakeFirst();
+    if (!chart || chart.deleted || chart.user_id !== row.user_id) {
+      await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
+      return;
+    }
+
+    const heartbeat = setInterval(() => delivery.working(), Math.max(100, Math.floor(config.ackWaitMs / 3)));
+    const signal = AbortSignal.timeout(config.jobTimeoutMs);
+    const started = performance.now();
+    let file: string | undefined;
+    let outcome: Awaited<ReturnType<AnalysisWorker['analyse']>> | undefined;
+    let error: unknown;
+    try {
+      const mediaType = mediaTypeOf(chart.content_type);
+      file = tempImagePath(config.tmpDir, row.id, EXTENSIONS[mediaType]);
+      const fetchedType = await this.fetchImage(chart, file, signal);
+      await this.setStatus(row.id, 'analysing');
+      outcome = await this.analyse(chart, row, file, fetchedType, signal);
+    } catch (err) {
+      error = err;
+    } finally {
+      clearInterval(heartbeat);
+      // Before the result is saved, so nobody who sees the result finds the file still there.
+      if (file)
+        await rm(file, { force: true }).catch((err) => logger.warn({ err, file }, 'temp file not removed'));
+    }
+
+    if (outcome) {
+      const { result, model, tokensUsed, costUsd } = outcome;
+      await this.complete(data, chart, result, model, tokensUsed, costUsd, performance.now() - started);
+      return;
+    }
+    const failure = classify(error, signal, config.jobTimeoutMs);
+    if (failure.retryable && attempt < config.maxAttempts) {
+      logger.warn(
+        { analysisId: row.id, attempt, code: failure.code, reason: failure.message },
+        'analysis attempt failed; will retry',
+      );
+      throw failure;
+    }
+    const reason =
+      failure.retryable && attempt > 1
+        ? `${failure.message} (gave up after ${attempt} attempts)`
+        : failure.message;
+    if (failure.code === 'INTERNAL') logger.error({ err: error, analysisId: row.id }, 'analysis failed');
+    await this.fail(data, failure.code, reason);
+  }
+
+  private async fetchImage(chart: ChartRow, file: string, signal: AbortSignal): Promise<ChartMediaType> {
+    const { objects, config } = this.deps;
+    if (chart.object_key) {
+      const obj = await objects.get(chart.object_key);
+      if (!obj) {
+        throw new JobError(
+          'IMAGE_UNAVAILABLE',
+          `the chart image ${chart.object_key} is not in storage`,
+          true,
+        );
+      }
+      if (obj.size > config.maxImageBytes) {
+        obj.body.destroy();
+        throw new JobError(
+          'IMAGE_TOO_LARGE',
+          `the chart image has ${obj.size} bytes, more than ${config.maxImageBytes}`,
+        );
+      }
+      await pipeline(
+        obj.body,
+        byteCap(config.maxImageBytes, 'the chart image'),
+        createWriteStream(file, { flags: 'wx', mode: 0o600 }),
+        { signal },
+      );
+      return mediaTypeOf(obj.contentType ?? chart.content_type);
+    }
+    if (chart.external_url) {
+      const got = await downloadToFile(chart.external_url, file, {
+        allowedHosts: config.allowedHosts,
+        maxBytes: config.maxImageBytes,
+        contentTypes: MEDIA_TYPES,
+        timeoutMs: Math.min(30_000, config.jobTimeoutMs),
+        signal,
+      });
+      return mediaTypeOf(got.contentType);
+    }
+    throw new JobError('IMAGE_UNAVAILABLE', 'the chart has no stored image and no image URL');
+  }
+
+  private async analyse(
+    chart: ChartRow,
+    row: {
+      id: string;
+      prompt: string | null;
+      trading_style: string;
+      include_risk_management: boolean;
+      confidence_threshold: number | null;
+    },
+    file: string,
+    mediaType: ChartMediaType,
+    signal: AbortSignal,
+  ) {
+    const { analyst, bars, logger } = this.deps;
+    const config = ChartConfig.parse(chart.config);
+    let series: ChartSeries | undefined;
+    try {
+      series = await bars.forChart(
+        {
+          symbol: chart.symbol,
+          interval: chart.interval,
+          config,
+          synthetic: chart.synthetic,
+          generatedAt: chart.generated_at,
+        },
+        signal,
+      );
+    } catch (err) {
+      // A model can still read the image; the built-in analyst cannot work without data.
+      if (analyst instanceof BuiltinAnalyst) throw err;
+      logger.warn({ err, analysisId: row.id }, 'no market data for the readings');
+    }
+    const snap = series && series.bars.length > 0 ? snapshot(series.bars) : undefined;
+    const answer = await analyst.analyse(
+      {
+        imagePath: file,
+        mediaType,
+        symbol: chart.symbol,
+        interval: chart.interval,
+        tradingStyle: row.trading_style as TradingStyle,
+        userPrompt: row.prompt ?? undefined,
+        includeRiskManagement: row.include_risk_management,
+        readings: snap ? readingsOf(snap) : undefined,
+        recentBars: series?.bars.slice(-20),
+        bars: series?.bars,
+        lastPrice: snap?.lastClose ?? undefined,
+      },
+      signal,
+    );
+    const result = ground(answer.output, {
+      lastPrice: snap?.lastClose,
+      atr: snap?.atr14 ?? undefined,
+      confidenceThreshold: row.confidence_threshold ?? undefined,
+    });
+    if (series?.warning) result.warnings.push(series.warning);
+    if (!series)
+      result.warnings.push(
+        'no market data was available: the numbers were not checked against the last price',
+      );
+    if (answer.repaired) result.warnings.push("the model's first answer was invalid and was repaired");
+    return { result, model: answer.model, tokensUsed: answer.tokensUsed, costUsd: answer.costUsd };
+  }
+
+  private async setStatus(id: string, status: 'analysing'): Promise<void> {
+    await this.deps.db
+      .updateTable('analyses')
+      .set((eb) => ({ status, analysing_at: eb.fn.coalesce('analysing_at', eb.val(new Date())) }))
+      .where('id', '=', id)
+      .where('status', 'not in', FINAL)
+      .execute();
+    this.deps.notifier.notify(id);
+  }
+
+  private async complete(
+    data: DataOf<typeof AnalysisRequested>,
+    chart: ChartRow,
+    result: AnalysisResult,
+    model: string,
+    tokensUsed: number,
+    costUsd: number | undefined,
+    elapsedMs: number,
+  ): Promise<void> {
+    const now = new Date();
+    const processingMs = Math.round(elapsedMs);
+    const saved = await this.deps.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('analyses')
+        .set({
+          status: 'completed',
+          result: JSON.stringify(result) as never,
+          recommendation: result.recommendation,
+          confidence: result.confidence,
+          model,
+          tokens_used: tokensUsed,
+          cost_usd: costUsd ?? null,
+          processing_ms: processingMs,
+          completed_at: now,
+        })
+        .where('id', '=', data.analysisId)
+        .where('status', 'not in', FINAL)
+        .returning('id')
+        .executeTakeFirst();
+      if (!updated) return false;
+      await enqueueEvent(
+        trx,
+        makeEvent(
+          AnalysisCompleted,
+          {
+            analysisId: data.analysisId,
+            chartId: data.chartId,
+            userId: data.userId,
+            reservationId: data.reservationId,
+            symbol: chart.symbol,
+            interval: chart.interval,
+            result,
+            metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
+            completedAt: now.toISOString(),
+          },
+          { source: SERVICE, subject: data.analysisId },
+        ),
+      );
+      return true;
+    });
+    if (saved) this.deps.relay.kick();
+    this.deps.notifier.notify(data.analysisId, true);
+  }
+
+  async fail(data: DataOf<typeof AnalysisRequested>, code: string, reason: string): Promise<void> {
+    const now = new Date();
+    const saved = await this.deps.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('analyses')
+        .set({ status: 'failed', error_code: code, error_reason: reason, completed_at: now })
+        .where('id', '=', data.analysisId)
+        .where('status', 'not in', FINAL)
+        .returning('id')
+        .executeTakeFirst();
+      if (!updated) return false;
+      await enqueueEvent(
+        trx,
+        makeEvent(
+          AnalysisFailed,
+          {
+            analysisId: data.analysisId,
+            chartId: data.chartId,
+            userId: data.userId,
+            reservationId: data.reservationId,
+            code,
+            reason,
+            failedAt: now.toISOString(),
+          },
+          { source: SERVICE, subject: data.analysisId },
+        ),
+      );
+      return true;
+    });
+    if (saved) this.deps.relay.kick();
+    this.deps.notifier.notify(data.analysisId, true);
+  }
+}

@@ -1,0 +1,410 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  AnalysisCompleted,
+  AnalysisGet,
+  AnalysisList,
+  AnalysisListForChart,
+  AnalysisPurgeChart,
+  AnalysisRequest,
+  AnalysisRequested,
+  AnalysisWait,
+  ChartConfig,
+  ChartDeleted,
+  ChartGenerated,
+  QuotaGet,
+  QuotaSetPlan,
+} from '@chartwright/contracts';
+import {
+  callRpc,
+  consumeEvents,
+  createLogger,
+  encodeEvent,
+  makeEvent,
+  newId,
+  openDatabase,
+  publishEvent,
+  type RunningService,
+  type Subscription,
+} from '@chartwright/kit';
+import { eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
+import { startQuotaService } from '@chartwright/quota-service';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Analyst,
+  type AnalystAnswer,
+  type AnalystInput,
+  AnthropicAnalyst,
+  BuiltinAnalyst,
+} from '../src/analyst/index.js';
+import type { AnalysisDb } from '../src/db/schema.js';
+import { analysisService, sweepTempDir, tempImagePath } from '../src/index.js';
+import { FakeAnthropic } from './support/fake-anthropic.js';
+
+const buses = await testBuses();
+const databases = await testDatabases();
+const logger = createLogger('test', 'silent');
+afterAll(async () => {
+  for (const b of buses) await b.cleanup();
+  for (const d of databases) await d.close();
+});
+const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
+
+const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(512)]);
+
+/** An analyst the tests can swap while the service runs. */
+class SwitchableAnalyst implements Analyst {
+  inner: Analyst = new BuiltinAnalyst();
+  get model() {
+    return this.inner.model;
+  }
+  analyse(input: AnalystInput, signal?: AbortSignal): Promise<AnalystAnswer> {
+    return this.inner.analyse(input, signal);
+  }
+}
+
+/** Holds every analysis until `open()`. */
+class GateAnalyst implements Analyst {
+  readonly model = 'gate';
+  entered = 0;
+  private release!: () => void;
+  private readonly gate = new Promise<void>((r) => {
+    this.release = r;
+  });
+  open() {
+    this.release();
+  }
+  async analyse(input: AnalystInput): Promise<AnalystAnswer> {
+    this.entered++;
+    await this.gate;
+    return new BuiltinAnalyst().analyse(input);
+  }
+}
+
+const TOOL_INPUT = {
+  trend: 'bullish',
+  signals: ['RSI(14) 61'],
+  recommendation: 'NEUTRAL',
+  entryPrice: null,
+  stopLoss: null,
+  takeProfit: null,
+  confidence: 5,
+  analysisText: 'Mixed.',
+  keyLevels: { support: [], resistance: [] },
+};
+
+describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
+  const services: RunningService[] = [];
+  const analyst = new SwitchableAnalyst();
+  let dataDir: string;
+  let tmpDir: string;
+  let objects: FolderObjectStore;
+  let fake: FakeAnthropic;
+  let completedSub: Subscription;
+  const completed = new Map<string, number>();
+  const db = openDatabase<AnalysisDb>(tdb.target, 'analysis');
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'analysis-svc-'));
+    tmpDir = path.join(dataDir, 'tmp');
+    objects = new FolderObjectStore(path.join(dataDir, 'objects'));
+    fake = await FakeAnthropic.start({ apiKey: 'sk-test' });
+    const env = {
+      ANALYSIS_TMP_DIR: tmpDir,
+      ANALYSIS_CHART_WAIT_MS: '600',
+      ANALYSIS_ACK_WAIT_MS: '3000',
+      ANALYSIS_MAX_ATTEMPTS: '3',
+      ANALYSIS_RETRY_BACKOFF_MS: '50,100',
+    };
+    const rt = { bus: tb.bus, database: tdb.target, logger, env };
+    services.push(await startQuotaService(rt));
+    services.push(await analysisService({ objects, analyst })(rt));
+    // An internal team's consumer of the public event, counting results per analysis.
+    completedSub = await consumeEvents(
+      tb.bus,
+      { stream: 'ANALYSES', durable: 'test-completed', filterSubject: 'analysis.completed' },
+      {
+        [AnalysisCompleted.type]: async (e) => {
+          completed.set(e.data.analysisId, (completed.get(e.data.analysisId) ?? 0) + 1);
+        },
+      },
+      logger,
+    );
+  });
+  afterAll(async () => {
+    await completedSub?.stop();
+    for (const s of services.reverse()) await s.stop();
+    await db.destroy();
+    await fake?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function user(plan: 'free' | 'pro' = 'pro') {
+    const userId = newId();
+    await callRpc(tb.bus, QuotaSetPlan, { userId, plan });
+    return userId;
+  }
+
+  async function chart(userId: string, opts: { publish?: boolean } = {}) {
+    const chartId = newId();
+    const objectKey = chartObjectKey(userId, chartId, 'png');
+    await objects.put(objectKey, PNG, 'image/png');
+    const event = makeEvent(
+      ChartGenerated,
+      {
+        chartId,
+        userId,
+        reservationId: null,
+        symbol: 'BINANCE:BTCUSDT',
+        interval: '4h',
+        config: ChartConfig.parse({ symbol: 'BINANCE:BTCUSDT', interval: '4h', range: '3M' }),
+        renderer: 'builtin',
+        objectKey,
+        size: PNG.length,
+        sha256: 'a'.repeat(64),
+        contentType: 'image/png',
+        externalUrl: null,
+        format: 'png',
+        width: 1200,
+        height: 675,
+        synthetic: true,
+        generatedAt: new Date().toISOString(),
+        expiresAt: null,
+      },
+      { source: 'test', subject: chartId },
+    );
+    const publish = () => publishEvent(tb.bus, event);
+    if (opts.publish !== false) await publish();
+    return { chartId, publish };
+  }
+
+  const request = (userId: string, chartId: string, options = {}) =>
+    callRpc(tb.bus, AnalysisRequest, {
+      userId,
+      chartId,
+      prompt: 'Entry?',
+      options: { includeRiskManagement: true, tradingStyle: 'swing_trading', ...options },
+    });
+  const done = (userId: string, analysisId: string) =>
+    callRpc(tb.bus, AnalysisWait, { userId, analysisId, timeoutMs: 15_000 }, { timeoutMs: 20_000 });
+  const used = async (userId: string) => (await callRpc(tb.bus, QuotaGet, { userId })).analyses.used;
+  const tempFiles = () => readdir(tmpDir);
+
+  it('analyses a chart with the built-in analyst: grounded result, one completed event, quota charged once', async () => {
+    analyst.inner = new BuiltinAnalyst();
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    const accepted = await request(userId, chartId);
+    expect(accepted).toMatchObject({ status: 'queued', quota: { used: 1, limit: 50, remaining: 49 } });
+
+    const record = await done(userId, accepted.analysisId);
+    expect(record.status).toBe('completed');
+    expect(record.metadata).toMatchObject({ model: 'chartwright-technical-v1', tokensUsed: 0 });
+    expect(record.result!.signals.some((s) => s.startsWith('RSI(14)'))).toBe(true);
+    expect(record.downloadingAt && record.analysingAt && record.completedAt).toBeTruthy();
+    if (record.result!.recommendation !== 'NEUTRAL') expect(record.result!.riskRewardRatio).not.toBeNull();
+    expect(await tempFiles()).toEqual([]);
+
+    await eventually(() => completed.get(accepted.analysisId) === 1);
+    expect(await used(userId)).toBe(1);
+
+    // A redelivered request (same event, new message id) changes nothing.
+    const row = await db.db
+      .selectFrom('analyses')
+      .selectAll()
+      .where('id', '=', accepted.analysisId)
+      .executeTakeFirstOrThrow();
+    const again = makeEvent(
+      AnalysisRequested,
+      {
+        analysisId: row.id,
+        chartId,
+        userId,
+        reservationId: row.reservation_id,
+        prompt: row.prompt,
+        tradingStyle: row.trading_style,
+        includeRiskManagement: true,
+        confidenceThreshold: null,
+      },
+      { source: 'test' },
+    );
+    await tb.bus.publish('analysis.requested', encodeEvent(again), { msgId: newId() });
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await callRpc(tb.bus, AnalysisGet, { userId, analysisId: row.id });
+    expect(after.completedAt).toBe(record.completedAt);
+    expect(completed.get(accepted.analysisId)).toBe(1);
+    expect(await used(userId)).toBe(1);
+
+    const list = await callRpc(tb.bus, AnalysisList, { userId, chartId, limit: 10, offset: 0 });
+    expect(list.total).toBe(1);
+    expect(list.analyses[0]).toMatchObject({ id: row.id, status: 'completed' });
+    const forChart = await callRpc(tb.bus, AnalysisListForChart, { userId, chartId, limit: 5 });
+    expect(forChart.analyses).toHaveLength(1);
+  });
+
+  it("answers NOT_FOUND for another user's chart and an unknown one, and waits for a chart still on its way", async () => {
+    const owner = await user();
+    const other = await user();
+    const { chartId } = await chart(owner);
+    await eventually(async () => (await request(owner, chartId).catch(() => null)) !== null);
+    await expect(request(other, chartId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(callRpc(tb.bus, AnalysisGet, { userId: other, analysisId: newId() })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const started = Date.now();
+    await expect(request(owner, newId())).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+
+    const late = await chart(owner, { publish: false });
+    setTimeout(() => void late.publish(), 150);
+    const accepted = await request(owner, late.chartId);
+    expect((await done(owner, accepted.analysisId)).status).toBe('completed');
+    expect(await used(other)).toBe(0);
+  });
+
+  it('refuses with QUOTA_EXCEEDED when the plan is used up', async () => {
+    const userId = await user('free');
+    const { chartId } = await chart(userId);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const a = await eventually(() => request(userId, chartId).catch(() => null));
+      ids.push(a.analysisId);
+    }
+    await expect(request(userId, chartId)).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      details: { quota: { used: 3, limit: 3, remaining: 0 } },
+    });
+    for (const id of ids) expect((await done(userId, id)).status).toBe('completed');
+  });
+
+  it('retries transient model errors, fails permanent ones at once, and gives up after the bound', async () => {
+    analyst.inner = new AnthropicAnalyst({
+      apiKey: 'sk-test',
+      baseURL: fake.url,
+      maxRetries: 0,
+      timeoutMs: 5_000,
+    });
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    await eventually(
+      async () =>
+        (await db.db
+          .selectFrom('known_charts')
+          .select('chart_id')
+          .where('chart_id', '=', chartId)
+          .executeTakeFirst()) !== undefined,
+    );
+    try {
+      fake.reset();
+      fake.enqueue(
+        { kind: 'error', status: 529 },
+        { kind: 'error', status: 500 },
+        { kind: 'tool', input: TOOL_INPUT },
+      );
+      const ok = await request(userId, chartId);
+      const r1 = await done(userId, ok.analysisId);
+      expect(r1.status).toBe('completed');
+      expect(r1.metadata).toMatchObject({ model: 'claude-sonnet-5-5', tokensUsed: 1900 });
+      expect(fake.requests).toHaveLength(3);
+      // The model got the image and the readings.
+      const content = fake.requests[2]!.body.messages[0].content;
+      expect(content[0]).toMatchObject({ type: 'image', source: { data: PNG.toString('base64') } });
+      expect(content[1].text).toContain('RSI(14)');
+
+      fake.reset();
+      fake.setDefault({ kind: 'error', status: 500 });
+      const bad = await request(userId, chartId);
+      const r2 = await done(userId, bad.analysisId);
+      expect(r2.status).toBe('failed');
+      expect(r2.error!.code).toBe('UPSTREAM_ERROR');
+      expect(r2.error!.reason).toMatch(/gave up after 3 attempts/);
+      expect(fake.requests).toHaveLength(3);
+
+      fake.reset();
+      fake.enqueue({ kind: 'error', status: 401 });
+      const auth = await request(userId, chartId);
+      const r3 = await done(userId, auth.analysisId);
+      expect(r3.error!.code).toBe('AUTH');
+      expect(fake.requests).toHaveLength(1);
+
+      // Failed analyses give their quota back; the completed one keeps it.
+      await eventually(async () => (await used(userId)) === 1);
+      expect(await tempFiles()).toEqual([]);
+    } finally {
+      fake.setDefault(undefined);
+      analyst.inner = new BuiltinAnalyst();
+    }
+  });
+
+  it('purges a chart: analyses deleted, the running one fails and is refunded, idempotent and by owner only', async () => {
+    const gate = new GateAnalyst();
+    analyst.inner = gate;
+    const userId = await user();
+    const other = await user();
+    const { chartId } = await chart(userId);
+    const first = await eventually(() => request(userId, chartId).catch(() => null));
+    await eventually(() => gate.entered === 1);
+    expect(await used(userId)).toBe(1);
+
+    expect(await callRpc(tb.bus, AnalysisPurgeChart, { chartId, userId: other })).toEqual({ deleted: 0 });
+    expect(await callRpc(tb.bus, AnalysisPurgeChart, { chartId, userId })).toEqual({ deleted: 1 });
+    expect(await callRpc(tb.bus, AnalysisPurgeChart, { chartId, userId })).toEqual({ deleted: 0 });
+    await expect(
+      callRpc(tb.bus, AnalysisGet, { userId, analysisId: first.analysisId }),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await eventually(async () => (await used(userId)) === 0);
+    await expect(request(userId, chartId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+    gate.open();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(completed.get(first.analysisId)).toBeUndefined();
+    expect(await tempFiles()).toEqual([]);
+    analyst.inner = new BuiltinAnalyst();
+
+    // chart.deleted does the same.
+    const second = await chart(userId);
+    const a = await eventually(() => request(userId, second.chartId).catch(() => null));
+    expect((await done(userId, a.analysisId)).status).toBe('completed');
+    await publishEvent(
+      tb.bus,
+      makeEvent(ChartDeleted, { chartId: second.chartId, userId, objectKeys: [] }, { source: 'test' }),
+    );
+    await eventually(async () =>
+      callRpc(tb.bus, AnalysisGet, { userId, analysisId: a.analysisId }).then(
+        () => false,
+        (err) => err.code === 'NOT_FOUND',
+      ),
+    );
+    // A late chart.generated redelivery does not bring it back.
+    await second.publish();
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(request(userId, second.chartId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('temp file sweep', () => {
+  it("removes leftovers of dead processes and earlier incarnations, keeps live processes' files", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sweep-'));
+    try {
+      const mine = tempImagePath(dir, newId(), 'png');
+      const names = [
+        'analysis-2147483646-0badc0de-x.png', // no such pid
+        `analysis-${process.pid}-00000000-x.png`, // this pid, an earlier process
+        '.analysis-2147483646-0badc0de-x.png.1234.part',
+        'analysis-1-0badc0de-x.png', // pid 1 is alive
+      ];
+      for (const n of names) await writeFile(path.join(dir, n), 'x');
+      await writeFile(mine, 'x');
+      const removed = await sweepTempDir(dir);
+      expect(removed.sort()).toEqual(names.slice(0, 3).sort());
+      expect((await readdir(dir)).sort()).toEqual([path.basename(mine), 'analysis-1-0badc0de-x.png'].sort());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
