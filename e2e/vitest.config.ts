@@ -8,11 +8,16 @@ import shared from '../vitest.shared.js';
 export default defineConfig(async () => {
   const infra = await detectInfra();
   const real = Boolean(infra.postgresUrl && infra.natsUrl);
-  if (!real) process.stderr.write('[chartwright e2e] not run: these suites need PostgreSQL and NATS JetStream.\n');
+  if (!real)
+    process.stderr.write('[chartwright e2e] not run: these suites need PostgreSQL and NATS JetStream.\n');
   return mergeConfig(
     shared,
     defineConfig({
-      test: { fileParallelism: false, testTimeout: 120_000, ...(real ? {} : { exclude: ['**/*'], passWithNoTests: true }) },
+      test: {
+        fileParallelism: false,
+        testTimeout: 120_000,
+        ...(real ? {} : { exclude: ['**/*'], passWithNoTests: true }),
+      },
     }),
   );
 });

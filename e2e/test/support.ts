@@ -1,3 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   createTestDatabase,
   detectInfra,
@@ -7,19 +11,33 @@ import {
   uniqueName,
 } from '@chartwright/kit/testing';
 import pg from 'pg';
+import S3rver from 's3rver';
 
 export interface Stack {
   env: Record<string, string>;
   databaseUrl: string;
+  /**
+   * The port reserved for the gateway: `PUBLIC_URL` (the base of signed file links) points at it,
+   * so start the gateway with `stack.start('gateway', {}, { port: stack.gatewayPort })`.
+   */
+  gatewayPort: number;
+  /** The stack's s3rver and bucket (also in `env` as `S3_ENDPOINT` / `S3_BUCKET`). */
+  s3: { endpoint: string; bucket: string };
   processes: ServiceProcess[];
-  start(service: string, extraEnv?: Record<string, string>): Promise<ServiceProcess>;
+  /** Spawns a service; `opts.port` defaults to a free port. */
+  start(
+    service: string,
+    extraEnv?: Record<string, string>,
+    opts?: { port?: number },
+  ): Promise<ServiceProcess>;
   query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
 /**
  * A distributed stack for one test: its own database on the real PostgreSQL, its own stream
- * and subject prefix on the real NATS, its own Redis key prefix. Services are separate processes.
+ * and subject prefix on the real NATS, its own Redis key prefix, its own s3rver and bucket.
+ * Services are separate processes.
  */
 export async function createStack(): Promise<Stack> {
   const infra = await detectInfra();
@@ -27,6 +45,11 @@ export async function createStack(): Promise<Stack> {
   const db = await createTestDatabase();
   if (!db) throw new Error('no database');
   const prefix = uniqueName('E').toUpperCase();
+  const s3Dir = await mkdtemp(path.join(tmpdir(), 'cw-e2e-s3-'));
+  const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory: s3Dir, silent: true });
+  const s3Endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
+  const bucket = `cw-e2e-${randomBytes(6).toString('hex')}`;
+  const gatewayPort = await freePort();
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
     NATS_URL: infra.natsUrl,
@@ -35,15 +58,25 @@ export async function createStack(): Promise<Stack> {
     REDIS_KEY_PREFIX: `${prefix}:`,
     RATE_LIMIT_AUTH_PER_MIN: '1000',
     DATABASE_POOL_MAX: '4',
+    S3_ENDPOINT: s3Endpoint,
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY_ID: 'S3RVER',
+    S3_SECRET_ACCESS_KEY: 'S3RVER',
+    S3_CREATE_BUCKET: 'true',
+    SIGNING_SECRET: randomBytes(32).toString('hex'),
+    PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const processes: ServiceProcess[] = [];
   return {
     env,
     databaseUrl: db.url,
+    gatewayPort,
+    s3: { endpoint: s3Endpoint, bucket },
     processes,
-    async start(service, extraEnv = {}) {
-      const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port: await freePort() });
+    async start(service, extraEnv = {}, opts = {}) {
+      const port = opts.port ?? (await freePort());
+      const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port });
       processes.push(p);
       return p;
     },
@@ -55,6 +88,8 @@ export async function createStack(): Promise<Stack> {
       await pool.end();
       await deleteStreams(infra.natsUrl!, prefix);
       await db.drop();
+      await s3rver.close();
+      await rm(s3Dir, { recursive: true, force: true });
     },
   };
 }

@@ -32,29 +32,4 @@ export function streamForSubject(subject: string): StreamName {
 
 export const dlqSubject = (stream: string, consumer: string) => `dlq.${stream}.${consumer}`;
 
-/** Request/reply subjects: `svc.<service>.<verb>`, served by a queue group named after the service. */
-export const RPC = {
-  quota: {
-    reserve: 'svc.quota.reserve',
-    commit: 'svc.quota.commit',
-    release: 'svc.quota.release',
-    get: 'svc.quota.get',
-    usage: 'svc.quota.usage',
-  },
-  chart: {
-    generate: 'svc.chart.generate',
-    list: 'svc.chart.list',
-    get: 'svc.chart.get',
-    delete: 'svc.chart.delete',
-  },
-  analysis: {
-    request: 'svc.analysis.request',
-    get: 'svc.analysis.get',
-    list: 'svc.analysis.list',
-  },
-  storage: {
-    put: 'svc.storage.put',
-    get: 'svc.storage.get',
-    sign: 'svc.storage.sign',
-  },
-} as const;
+// Request/reply subjects (`svc.<service>.<verb>`) live with their message schemas: see `defineRpc` in rpc/.

@@ -72,8 +72,14 @@ export async function runHost(opts: HostOptions): Promise<void> {
       database = { kind: 'pglite', pglite };
     }
     bus = await openBus({ natsUrl: cfg.NATS_URL, name: opts.name, logger, prefix: cfg.BUS_PREFIX });
+    const serviceEnv = { ...process.env };
+    if (opts.embedded && !serviceEnv.PUBLIC_URL) {
+      // Links the API hands out (signed image URLs) point back at this process.
+      const host = cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? '127.0.0.1' : cfg.HOST;
+      serviceEnv.PUBLIC_URL = `http://${host.includes(':') ? `[${host}]` : host}:${cfg.PORT}`;
+    }
     for (const factory of opts.factories) {
-      services.push(await factory({ bus, database, logger, env: process.env }));
+      services.push(await factory({ bus, database, logger, env: serviceEnv }));
     }
     const b = bus;
     registerHealthRoutes(

@@ -1,5 +1,5 @@
 import type { MessageBus, OutboxRelay } from '@chartwright/kit';
-import type { ObjectStore } from '@chartwright/object-store';
+import type { ObjectStore, SigningConfig } from '@chartwright/object-store';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config.js';
@@ -14,4 +14,6 @@ export interface GatewayContext {
   logger: Logger;
   /** Read access to chart images, for signed links and image downloads. */
   objects: ObjectStore;
+  /** Secret, public URL and lifetime of signed file links (`/v1/files/*`). */
+  signing?: SigningConfig;
 }

@@ -1,5 +1,5 @@
 import { openServiceStore, type RunningService, type ServiceFactory, stopAll } from '@chartwright/kit';
-import { openObjectStore } from '@chartwright/object-store';
+import { openObjectStore, signingConfigFromEnv } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
 import { registerGateway } from './app.js';
 import { loadGatewayConfig } from './config.js';
@@ -14,7 +14,10 @@ export const SERVICE = 'gateway';
 /** The REST API: identity, access, rate limits, and the public face of the other services. */
 export const startGateway: ServiceFactory = async (rt): Promise<RunningService> => {
   const config = loadGatewayConfig(rt.env);
+  const signing = signingConfigFromEnv(rt.env);
   const logger = rt.logger.child({ service: SERVICE });
+  if (signing.secretIsDefault)
+    logger.warn('SIGNING_SECRET is not set: signing file links with a development secret');
   if (config.jwtSecretIsDefault)
     logger.warn('JWT_SECRET is not set: using a development secret (refused in production)');
   const { database, relay } = await openServiceStore<GatewayDb>(rt, 'gateway', migrations);
@@ -25,6 +28,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     config,
     logger,
     objects: openObjectStore(rt.env),
+    signing,
   };
   await bootstrapAdmin(ctx);
   const closers: (() => Promise<void>)[] = [];
@@ -37,6 +41,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     async stop() {
       for (const close of closers) await close();
       await stopAll([], relay, database);
+      await ctx.objects.close?.();
     },
   };
 };

@@ -1,4 +1,10 @@
-import { createHttpApp, createLogger, type MessageBus, type RunningService } from '@chartwright/kit';
+import {
+  createHttpApp,
+  createLogger,
+  type MessageBus,
+  type RunningService,
+  type ServiceFactory,
+} from '@chartwright/kit';
 import type { TestDatabase } from '@chartwright/kit/testing';
 import { startQuotaService } from '@chartwright/quota-service';
 import type { FastifyInstance } from 'fastify';
@@ -13,11 +19,15 @@ export interface Harness {
 export const ADMIN = { email: 'admin@example.com', password: 'admin password 123' };
 export const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 
-/** quota-service and the gateway in this process, on the given bus and database. */
+/**
+ * quota-service and the gateway in this process, on the given bus and database, plus any `extra`
+ * services (started between the two, stopped before quota-service).
+ */
 export async function startHarness(
   bus: MessageBus,
   db: TestDatabase,
   env: Record<string, string> = {},
+  extra: ServiceFactory[] = [],
 ): Promise<Harness> {
   const logger = createLogger('test', 'silent');
   const rtEnv = {
@@ -28,10 +38,9 @@ export async function startHarness(
     RATE_LIMIT_GENERAL_PER_MIN: '100000',
     ...env,
   };
-  const services = [
-    await startQuotaService({ bus, database: db.target, logger, env: rtEnv }),
-    await startGateway({ bus, database: db.target, logger, env: rtEnv }),
-  ];
+  const services = [await startQuotaService({ bus, database: db.target, logger, env: rtEnv })];
+  for (const factory of extra) services.push(await factory({ bus, database: db.target, logger, env: rtEnv }));
+  services.push(await startGateway({ bus, database: db.target, logger, env: rtEnv }));
   const app = createHttpApp();
   for (const s of services) if (s.routes) await s.routes(app);
   await app.ready();

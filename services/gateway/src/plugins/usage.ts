@@ -3,6 +3,13 @@ import { makeEvent, publishEvent } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the request produced, for the usage ledger; set by the routes that produce it. */
+    usage?: { chartsGenerated?: number; analysesPerformed?: number; tokensUsed?: number };
+  }
+}
+
 /**
  * Reports each authenticated request as `usage.recorded` after the answer is sent, so the
  * ledger never slows a request. A lost report is logged, not retried: it is a metric.
@@ -20,9 +27,9 @@ export function registerUsageReporting(app: FastifyInstance, ctx: GatewayContext
         method: req.method,
         statusCode: reply.statusCode,
         durationMs: Math.max(0, reply.elapsedTime),
-        chartsGenerated: 0,
-        analysesPerformed: 0,
-        tokensUsed: 0,
+        chartsGenerated: req.usage?.chartsGenerated ?? 0,
+        analysesPerformed: req.usage?.analysesPerformed ?? 0,
+        tokensUsed: req.usage?.tokensUsed ?? 0,
         at: new Date().toISOString(),
       },
       { source: 'gateway', subject: caller.id },
