@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import {
   createTestDatabase,
   detectInfra,
@@ -10,8 +7,8 @@ import {
   startServiceProcess,
   uniqueName,
 } from '@chartwright/kit/testing';
+import { startS3rver } from '@chartwright/object-store/testing';
 import pg from 'pg';
-import S3rver from 's3rver';
 
 export interface Stack {
   env: Record<string, string>;
@@ -45,9 +42,7 @@ export async function createStack(): Promise<Stack> {
   const db = await createTestDatabase();
   if (!db) throw new Error('no database');
   const prefix = uniqueName('E').toUpperCase();
-  const s3Dir = await mkdtemp(path.join(tmpdir(), 'cw-e2e-s3-'));
-  const s3rver = new S3rver({ address: '127.0.0.1', port: 0, directory: s3Dir, silent: true });
-  const s3Endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
+  const s3rver = await startS3rver();
   const bucket = `cw-e2e-${randomBytes(6).toString('hex')}`;
   const gatewayPort = await freePort();
   const env: Record<string, string> = {
@@ -58,11 +53,7 @@ export async function createStack(): Promise<Stack> {
     REDIS_KEY_PREFIX: `${prefix}:`,
     RATE_LIMIT_AUTH_PER_MIN: '1000',
     DATABASE_POOL_MAX: '4',
-    S3_ENDPOINT: s3Endpoint,
-    S3_BUCKET: bucket,
-    S3_ACCESS_KEY_ID: 'S3RVER',
-    S3_SECRET_ACCESS_KEY: 'S3RVER',
-    S3_CREATE_BUCKET: 'true',
+    ...s3rver.env(bucket),
     SIGNING_SECRET: randomBytes(32).toString('hex'),
     PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
   };
@@ -72,7 +63,7 @@ export async function createStack(): Promise<Stack> {
     env,
     databaseUrl: db.url,
     gatewayPort,
-    s3: { endpoint: s3Endpoint, bucket },
+    s3: { endpoint: s3rver.endpoint, bucket },
     processes,
     async start(service, extraEnv = {}, opts = {}) {
       const port = opts.port ?? (await freePort());
@@ -89,7 +80,6 @@ export async function createStack(): Promise<Stack> {
       await deleteStreams(infra.natsUrl!, prefix);
       await db.drop();
       await s3rver.close();
-      await rm(s3Dir, { recursive: true, force: true });
     },
   };
 }

@@ -12,7 +12,7 @@ import {
   S3ObjectStore,
   s3OptionsFromEnv,
 } from '../src/index.js';
-import { makePng, startS3rver } from './s3rver.js';
+import { makePng, startS3rver } from '../src/testing.js';
 
 const readAll = async (body: Readable) => {
   const chunks: Buffer[] = [];

@@ -1,3 +1,4 @@
+// Test helpers (s3rver and PNG fixtures), exported as `@chartwright/object-store/testing`.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
