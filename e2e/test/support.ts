@@ -66,10 +66,17 @@ export async function createStack(): Promise<Stack> {
     s3: { endpoint: s3rver.endpoint, bucket },
     processes,
     async start(service, extraEnv = {}, opts = {}) {
-      const port = opts.port ?? (await freePort());
-      const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port });
-      processes.push(p);
-      return p;
+      // A port checked free can still be taken before the service binds it: try another.
+      for (let attempt = 1; ; attempt++) {
+        const port = opts.port ?? (await freePort());
+        try {
+          const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port });
+          processes.push(p);
+          return p;
+        } catch (err) {
+          if (opts.port || attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+        }
+      }
     },
     async query(sql, params) {
       return (await pool.query(sql, params as unknown[])).rows;

@@ -77,7 +77,8 @@ export async function startServiceProcess(
   };
 }
 
-let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
+// Below the OS ephemeral range (32768+), so outgoing connections and port-0 listeners do not collide.
+let nextPort = 20_000 + Math.floor(Math.random() * 10_000);
 /** A port unlikely to be taken: tests on a shared machine pick from a random range. */
 export const freePort = async (): Promise<number> => {
   const net = await import('node:net');
