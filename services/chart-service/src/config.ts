@@ -50,7 +50,7 @@ export function loadChartConfig(source: Record<string, string | undefined>, embe
       binanceBaseUrl: e.BINANCE_BASE_URL,
       cacheMs: e.MARKET_DATA_CACHE_MS,
     },
-    render: { poolSize: e.RENDER_POOL_SIZE || (embedded ? 1 : 2), maxQueue: e.RENDER_MAX_QUEUE },
+    render: { size: e.RENDER_POOL_SIZE || (embedded ? 1 : 2), maxQueue: e.RENDER_MAX_QUEUE, lazy: embedded },
     chartImg: {
       apiKey: e.CHART_IMG_API_KEY,
       baseUrl: e.CHART_IMG_BASE_URL,

@@ -46,7 +46,7 @@ export const startChartService: ServiceFactory = async (rt): Promise<RunningServ
   const objects = openObjectStore(rt.env);
   const { database, relay } = await openServiceStore<ChartDb>(rt, 'chart', migrations);
   const db = database.db;
-  const pool = new RenderPool({ size: config.render.poolSize, maxQueue: config.render.maxQueue });
+  const pool = new RenderPool(config.render);
   const chartImg = config.chartImg.apiKey
     ? new ChartImgClient({ ...config.chartImg, apiKey: config.chartImg.apiKey })
     : undefined;

@@ -10,6 +10,8 @@ export interface RenderPoolOptions {
   size?: number;
   /** Renders waiting for a worker before new ones are refused; default 1000. */
   maxQueue?: number;
+  /** Start workers on first use instead of at once (the embedded app: less memory at idle). */
+  lazy?: boolean;
 }
 
 interface Task {
@@ -54,11 +56,13 @@ export class RenderPool {
   readonly #queue: Task[] = [];
   #nextId = 1;
   #closed = false;
+  readonly #lazy: boolean;
 
   constructor(opts: RenderPoolOptions = {}) {
     this.size = Math.max(1, opts.size ?? availableParallelism());
     this.#maxQueue = opts.maxQueue ?? 1000;
-    for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
+    this.#lazy = opts.lazy ?? false;
+    if (!this.#lazy) for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }
 
   #spawn(): Slot {
@@ -108,6 +112,14 @@ export class RenderPool {
   }
 
   #pump(): void {
+    // A lazy pool starts its workers when there is work for them.
+    while (
+      this.#lazy &&
+      this.#queue.length > this.#slots.filter((s) => !s.task).length &&
+      this.#slots.length < this.size
+    ) {
+      this.#slots.push(this.#spawn());
+    }
     for (const slot of this.#slots) {
       if (slot.task) continue;
       const task = this.#queue.shift();
