@@ -25,7 +25,7 @@ export interface Stack {
   start(
     service: string,
     extraEnv?: Record<string, string>,
-    opts?: { port?: number },
+    opts?: { port?: number; nodeArgs?: string[] },
   ): Promise<ServiceProcess>;
   query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -70,7 +70,11 @@ export async function createStack(): Promise<Stack> {
       for (let attempt = 1; ; attempt++) {
         const port = opts.port ?? (await freePort());
         try {
-          const p = await startServiceProcess(service, { ...env, ...extraEnv }, { port });
+          const p = await startServiceProcess(
+            service,
+            { ...env, ...extraEnv },
+            { port, nodeArgs: opts.nodeArgs },
+          );
           processes.push(p);
           return p;
         } catch (err) {

@@ -21,21 +21,25 @@ export interface ServiceProcess {
 export async function startServiceProcess(
   service: string,
   env: Record<string, string>,
-  opts: { port: number; timeoutMs?: number; entry?: string } = { port: 0 },
+  opts: { port: number; timeoutMs?: number; entry?: string; nodeArgs?: string[] } = { port: 0 },
 ): Promise<ServiceProcess> {
   const entry = opts.entry ?? path.join(REPO_ROOT, 'services', service, 'src', 'main.ts');
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', entry], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      ...env,
-      PORT: String(opts.port),
-      HOST: '127.0.0.1',
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), '--conditions=development', '--import', 'tsx', entry],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'warn',
+        ...env,
+        PORT: String(opts.port),
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-20_000);
