@@ -306,6 +306,7 @@ export class AnalysisWorker {
         readings: snap ? readingsOf(snap) : undefined,
         recentBars: series?.bars.slice(-20),
         bars: series?.bars,
+        snapshot: snap,
         lastPrice: snap?.lastClose ?? undefined,
       },
       signal,

@@ -255,15 +255,20 @@ export class BuiltinAnalyst implements Analyst {
         `the built-in analyst needs at least ${MIN_BARS} bars of market data, got ${bars?.length ?? 0}`,
       );
     }
-    return { output: analyseBars(bars, input), model: this.model, tokensUsed: 0 };
+    return {
+      output: analyseBars(bars, input, input.bars ? input.snapshot : undefined),
+      model: this.model,
+      tokensUsed: 0,
+    };
   }
 }
 
 export function analyseBars(
   bars: readonly AnalystBar[],
   input: Pick<AnalystInput, 'symbol' | 'interval' | 'tradingStyle' | 'includeRiskManagement'>,
+  known?: MarketSnapshot,
 ): AnalystOutput {
-  const now = snapshot(bars);
+  const now = known ?? snapshot(bars);
   const prev = snapshot(bars.slice(0, -LOOKBACK));
   const close = now.lastClose!;
   const atr = now.atr14 ?? close * 0.01;

@@ -1,4 +1,5 @@
 import type { AnalystOutput, TradingStyle } from '@chartwright/contracts';
+import type { MarketSnapshot } from '@chartwright/market';
 
 /** Image types a chart can arrive in. Vision models read raster images only. */
 export type ChartMediaType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp' | 'image/svg+xml';
@@ -27,6 +28,8 @@ export interface AnalystInput {
   recentBars?: readonly AnalystBar[] | undefined;
   /** The whole series the chart was drawn from, oldest first, for analysts that compute their own readings. */
   bars?: readonly AnalystBar[] | undefined;
+  /** `snapshot(bars)`, when the caller has it already (it is the costly part of the readings). */
+  snapshot?: MarketSnapshot | undefined;
   /** Whether the user asked for stop loss / take profit reasoning in the text. Default true. */
   includeRiskManagement?: boolean | undefined;
   lastPrice?: number | undefined;
