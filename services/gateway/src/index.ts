@@ -31,6 +31,15 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     signing,
   };
   await bootstrapAdmin(ctx);
+  // Idempotency keys are kept 24 hours; expired ones are removed in the background.
+  const sweep = setInterval(() => {
+    database.db
+      .deleteFrom('idempotency_keys')
+      .where('expires_at', '<', new Date())
+      .execute()
+      .catch((err) => logger.warn({ err }, 'idempotency key sweep failed'));
+  }, 15 * 60_000);
+  sweep.unref();
   const closers: (() => Promise<void>)[] = [];
   return {
     name: SERVICE,
@@ -39,6 +48,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
       closers.push(await registerGateway(app, ctx));
     },
     async stop() {
+      clearInterval(sweep);
       for (const close of closers) await close();
       await stopAll([], relay, database);
       await ctx.objects.close?.();
