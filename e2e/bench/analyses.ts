@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChartConfig, ChartGenerated, QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, createLogger, makeEvent, newId, openBus, publishEvent } from '@chartwright/kit';
-import { eventually } from '@chartwright/kit/testing';
+import { QuotaSetPlan } from '@chartwright/contracts';
+import { callRpc, createLogger, newId, openBus, publishEvent } from '@chartwright/kit';
+import { chartGeneratedEvent, eventually } from '@chartwright/kit/testing';
 import { api, createStack } from '../test/support.js';
 
 const COUNT = Math.min(5_000, Number(process.argv[2] ?? 400));
@@ -68,30 +68,16 @@ try {
   });
   await publishEvent(
     bus,
-    makeEvent(
-      ChartGenerated,
-      {
-        chartId,
-        userId,
-        reservationId: null,
-        symbol: 'BINANCE:BTCUSDT',
-        interval: '4h',
-        config: ChartConfig.parse({ symbol: 'BINANCE:BTCUSDT', interval: '4h', range: '3M' }),
-        renderer: 'builtin',
-        objectKey,
-        size: png.length,
-        sha256: 'd'.repeat(64),
-        contentType: 'image/png',
-        externalUrl: null,
-        format: 'png',
-        width: 1200,
-        height: 675,
-        synthetic: true,
-        generatedAt: new Date().toISOString(),
-        expiresAt: null,
-      },
-      { source: 'bench', subject: chartId },
-    ),
+    chartGeneratedEvent({
+      chartId,
+      userId,
+      objectKey,
+      size: png.length,
+      symbol: 'BINANCE:BTCUSDT',
+      interval: '4h',
+      range: '3M',
+      source: 'bench',
+    }),
   );
 
   const analyse = async () => {

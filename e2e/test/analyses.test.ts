@@ -2,17 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChartConfig, ChartGenerated, QuotaSetPlan } from '@chartwright/contracts';
-import {
-  callRpc,
-  createLogger,
-  type MessageBus,
-  makeEvent,
-  newId,
-  openBus,
-  publishEvent,
-} from '@chartwright/kit';
-import { eventually } from '@chartwright/kit/testing';
+import { QuotaSetPlan } from '@chartwright/contracts';
+import { callRpc, createLogger, type MessageBus, newId, openBus, publishEvent } from '@chartwright/kit';
+import { chartGeneratedEvent, eventually } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The local stand-in for the Anthropic Messages API lives with the adapter it tests.
 import { FakeAnthropic, seededRandom } from '../../services/analysis-service/test/support/fake-anthropic.js';
@@ -63,30 +55,16 @@ class StackClient {
     if (!put.ok) throw new Error(`s3 put failed: ${put.status}`);
     await publishEvent(
       this.bus,
-      makeEvent(
-        ChartGenerated,
-        {
-          chartId,
-          userId,
-          reservationId: null,
-          symbol: 'BINANCE:BTCUSDT',
-          interval: '4h',
-          config: ChartConfig.parse({ symbol: 'BINANCE:BTCUSDT', interval: '4h', range: '3M' }),
-          renderer: 'builtin',
-          objectKey,
-          size: PNG.length,
-          sha256: 'c'.repeat(64),
-          contentType: 'image/png',
-          externalUrl: null,
-          format: 'png',
-          width: 1200,
-          height: 675,
-          synthetic: true,
-          generatedAt: new Date().toISOString(),
-          expiresAt: null,
-        },
-        { source: 'e2e', subject: chartId },
-      ),
+      chartGeneratedEvent({
+        chartId,
+        userId,
+        objectKey,
+        size: PNG.length,
+        symbol: 'BINANCE:BTCUSDT',
+        interval: '4h',
+        range: '3M',
+        source: 'e2e',
+      }),
     );
     return chartId;
   }

@@ -11,9 +11,7 @@ import {
   AnalysisRequest,
   AnalysisRequested,
   AnalysisWait,
-  ChartConfig,
   ChartDeleted,
-  ChartGenerated,
   QuotaGet,
   QuotaSetPlan,
 } from '@chartwright/contracts';
@@ -29,7 +27,7 @@ import {
   type RunningService,
   type Subscription,
 } from '@chartwright/kit';
-import { eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { chartGeneratedEvent, eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { startQuotaService } from '@chartwright/quota-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,30 +150,16 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
     const chartId = newId();
     const objectKey = chartObjectKey(userId, chartId, 'png');
     await objects.put(objectKey, PNG, 'image/png');
-    const event = makeEvent(
-      ChartGenerated,
-      {
-        chartId,
-        userId,
-        reservationId: null,
-        symbol: 'BINANCE:BTCUSDT',
-        interval: '4h',
-        config: ChartConfig.parse({ symbol: 'BINANCE:BTCUSDT', interval: '4h', range: '3M' }),
-        renderer: 'builtin',
-        objectKey,
-        size: PNG.length,
-        sha256: 'a'.repeat(64),
-        contentType: 'image/png',
-        externalUrl: null,
-        format: 'png',
-        width: 1200,
-        height: 675,
-        synthetic: true,
-        generatedAt: new Date().toISOString(),
-        expiresAt: null,
-      },
-      { source: 'test', subject: chartId },
-    );
+    const event = chartGeneratedEvent({
+      chartId,
+      userId,
+      objectKey,
+      size: PNG.length,
+      symbol: 'BINANCE:BTCUSDT',
+      interval: '4h',
+      range: '3M',
+      source: 'test',
+    });
     const publish = () => publishEvent(tb.bus, event);
     if (opts.publish !== false) await publish();
     return { chartId, publish };

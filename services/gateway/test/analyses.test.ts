@@ -2,9 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChartConfig, ChartGenerated, QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, makeEvent, newId, publishEvent } from '@chartwright/kit';
-import { type TestBus, type TestDatabase, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { QuotaSetPlan } from '@chartwright/contracts';
+import { callRpc, newId, publishEvent } from '@chartwright/kit';
+import {
+  chartGeneratedEvent,
+  type TestBus,
+  type TestDatabase,
+  testBuses,
+  testDatabases,
+} from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The service under test next to the gateway; imported by path as the gateway does not depend on it.
@@ -88,30 +94,16 @@ describe.each(pairs)('analyses over REST [%s]', (_name, db: TestDatabase, tb: Te
     await objects.put(objectKey, PNG, 'image/png');
     await publishEvent(
       tb.bus,
-      makeEvent(
-        ChartGenerated,
-        {
-          chartId,
-          userId,
-          reservationId: null,
-          symbol: 'BINANCE:ETHUSDT',
-          interval: '1h',
-          config: ChartConfig.parse({ symbol: 'BINANCE:ETHUSDT', interval: '1h', range: '1M' }),
-          renderer: 'builtin',
-          objectKey,
-          size: PNG.length,
-          sha256: 'b'.repeat(64),
-          contentType: 'image/png',
-          externalUrl: null,
-          format: 'png',
-          width: 1200,
-          height: 675,
-          synthetic: true,
-          generatedAt: new Date().toISOString(),
-          expiresAt: null,
-        },
-        { source: 'test', subject: chartId },
-      ),
+      chartGeneratedEvent({
+        chartId,
+        userId,
+        objectKey,
+        size: PNG.length,
+        symbol: 'BINANCE:ETHUSDT',
+        interval: '1h',
+        range: '1M',
+        source: 'test',
+      }),
     );
     return chartId;
   }

@@ -236,4 +236,5 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+export * from './fixtures.js';
 export * from './processes.js';
