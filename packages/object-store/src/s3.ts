@@ -1,13 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { assertKey, type ObjectBody, type ObjectStore, type StoredObject } from './types.js';
 
 export interface S3ObjectStoreOptions {
@@ -24,20 +16,33 @@ export interface S3ObjectStoreOptions {
   requestTimeoutMs?: number;
 }
 
-const isNotFound = (err: unknown) =>
-  err instanceof S3ServiceException &&
-  (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+const isNotFound = (err: unknown) => {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+};
 
 /** Objects in an S3 bucket, through any S3-compatible endpoint. */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
   readonly bucket: string;
-  private readonly client: S3Client;
+  private s3?: Promise<{ sdk: Sdk; client: S3Client }>;
   private bucketReady?: Promise<void>;
 
   constructor(private readonly opts: S3ObjectStoreOptions) {
     this.bucket = opts.bucket;
-    this.client = new S3Client({
+  }
+
+  /** The SDK is loaded on first use: it costs ~20 MB, which a process using a folder never pays. */
+  private sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
+    this.s3 ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: this.createClient(sdk) }));
+    return this.s3;
+  }
+
+  private createClient(sdk: Sdk): S3Client {
+    const opts = this.opts;
+    return new sdk.S3Client({
       region: opts.region,
       endpoint: opts.endpoint,
       forcePathStyle: opts.forcePathStyle,
@@ -65,14 +70,15 @@ export class S3ObjectStore implements ObjectStore {
 
   /** Creates the bucket if it does not exist; a concurrent creation by another process is fine. */
   async ensureBucket(): Promise<void> {
+    const { sdk, client } = await this.sdk();
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
       return;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     try {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      await client.send(new sdk.CreateBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const name = (err as Error).name;
       if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
@@ -82,8 +88,9 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Buffer, contentType: string): Promise<StoredObject> {
     assertKey(key);
     await this.ready();
-    await this.client.send(
-      new PutObjectCommand({
+    const { sdk, client } = await this.sdk();
+    await client.send(
+      new sdk.PutObjectCommand({
         Bucket: this.bucket,
         Key: key,
         Body: body,
@@ -97,8 +104,9 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<ObjectBody | null> {
     assertKey(key);
     await this.ready();
+    const { sdk, client } = await this.sdk();
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key }));
       const body = res.Body;
       if (!(body instanceof Readable)) throw new Error('S3 returned no readable body');
       return {
@@ -116,15 +124,17 @@ export class S3ObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     assertKey(key);
     await this.ready();
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    const { sdk, client } = await this.sdk();
+    await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
   async ping(): Promise<void> {
     await this.ready();
-    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    const { sdk, client } = await this.sdk();
+    await client.send(new sdk.HeadBucketCommand({ Bucket: this.bucket }));
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.s3) (await this.s3).client.destroy();
   }
 }

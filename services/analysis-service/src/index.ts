@@ -28,7 +28,8 @@ import {
   stopAll,
 } from '@chartwright/kit';
 import { type ObjectStore, openObjectStore } from '@chartwright/object-store';
-import { type Analyst, AnthropicAnalyst, anthropicConfigFromEnv, BuiltinAnalyst } from './analyst/index.js';
+import { BuiltinAnalyst } from './analyst/builtin.js';
+import type { Analyst } from './analyst/types.js';
 import { loadAnalysisConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
 import type { AnalysisDb } from './db/schema.js';
@@ -63,9 +64,11 @@ export interface AnalysisServiceOptions {
   analyst?: Analyst;
 }
 
-/** The analyst the environment asks for. */
-export function analystFromEnv(env: Record<string, string | undefined>): Analyst {
-  return env.ANTHROPIC_API_KEY ? new AnthropicAnalyst(anthropicConfigFromEnv(env)) : new BuiltinAnalyst();
+/** The analyst the environment asks for. The Anthropic SDK (~20 MB) is loaded only when used. */
+export async function analystFromEnv(env: Record<string, string | undefined>): Promise<Analyst> {
+  if (!env.ANTHROPIC_API_KEY) return new BuiltinAnalyst();
+  const { AnthropicAnalyst, anthropicConfigFromEnv } = await import('./analyst/anthropic.js');
+  return new AnthropicAnalyst(anthropicConfigFromEnv(env));
 }
 
 /** AI chart analysis: download-on-demand, model adapters, results. */
@@ -76,7 +79,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const swept = await sweepTempDir(config.tmpDir);
     if (swept.length)
       logger.warn({ files: swept.length, dir: config.tmpDir }, 'removed temp files of a crashed process');
-    const analyst = opts.analyst ?? analystFromEnv(rt.env);
+    const analyst = opts.analyst ?? (await analystFromEnv(rt.env));
     const objects = opts.objects ?? openObjectStore(rt.env);
     const { database, relay } = await openServiceStore<AnalysisDb>(rt, 'analysis', migrations);
     const db = database.db;
