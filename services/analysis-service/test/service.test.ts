@@ -27,7 +27,7 @@ import {
   type RunningService,
   type Subscription,
 } from '@chartwright/kit';
-import { chartGeneratedEvent, eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { chartGeneratedEvent, eventually, testEngines } from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { startQuotaService } from '@chartwright/quota-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,14 +42,8 @@ import type { AnalysisDb } from '../src/db/schema.js';
 import { analysisService, sweepTempDir, tempImagePath } from '../src/index.js';
 import { FakeAnthropic } from './support/fake-anthropic.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
+const { pairs } = await testEngines(afterAll);
 const logger = createLogger('test', 'silent');
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
 
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(512)]);
 

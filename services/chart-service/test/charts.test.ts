@@ -32,7 +32,7 @@ import {
   ServiceError,
   type Subscription,
 } from '@chartwright/kit';
-import { eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { eventually, testEngines } from '@chartwright/kit/testing';
 import { DRAWING_NAMES, STUDY_NAMES } from '@chartwright/market';
 import { FolderObjectStore, verifyObjectSignature } from '@chartwright/object-store';
 import { startQuotaService } from '@chartwright/quota-service';
@@ -40,14 +40,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUOTA_EXCEEDED_MESSAGE, startChartService } from '../src/index.js';
 import { type FakeChartImg, startFakeChartImg } from './support/fake-chart-img.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
+const { pairs } = await testEngines(afterAll);
 const logger = createLogger('test', 'silent');
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
 
 const SECRET = 'a-signing-secret-for-tests-that-is-32-bytes+';
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -2,17 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, newId, publishEvent } from '@chartwright/kit';
-import {
-  chartGeneratedEvent,
-  type TestBus,
-  type TestDatabase,
-  testBuses,
-  testDatabases,
-} from '@chartwright/kit/testing';
-import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analysisService } from '@chartwright/analysis-service';
 // The service under test next to the gateway; imported by path as the gateway does not depend on it.
 import {
   type Analyst,
@@ -20,17 +10,15 @@ import {
   AnalystError,
   type AnalystInput,
   BuiltinAnalyst,
-} from '../../analysis-service/src/analyst/index.js';
-import { analysisService } from '../../analysis-service/src/index.js';
+} from '@chartwright/analysis-service/analyst';
+import { QuotaSetPlan } from '@chartwright/contracts';
+import { callRpc, newId, publishEvent } from '@chartwright/kit';
+import { chartGeneratedEvent, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
+import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, signup, startHarness } from './harness.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
+const { pairs } = await testEngines(afterAll);
 
 const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(256)]);
 

@@ -2,31 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startChartService } from '@chartwright/chart-service';
-import {
-  eventually,
-  type TestBus,
-  type TestDatabase,
-  testBuses,
-  testDatabases,
-} from '@chartwright/kit/testing';
+import { eventually, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
 import { startStorageService } from '@chartwright/storage-service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type Harness, signup, startHarness } from './harness.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map(
-  (db, i) =>
-    [
-      `${db.name}+${buses[Math.min(i, buses.length - 1)]!.name}`,
-      db,
-      buses[Math.min(i, buses.length - 1)]!,
-    ] as const,
-);
+const { pairs } = await testEngines(afterAll);
 
 const PUBLIC_URL = 'https://api.chartwright.test';
 const PNG = Buffer.from('89504e470d0a1a0a', 'hex');

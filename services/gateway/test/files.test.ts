@@ -1,25 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type TestBus, type TestDatabase, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
 import { chartObjectKey, type ObjectStore, openObjectStore, signObjectUrl } from '@chartwright/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './harness.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map(
-  (db, i) =>
-    [
-      `${db.name}+${buses[Math.min(i, buses.length - 1)]!.name}`,
-      db,
-      buses[Math.min(i, buses.length - 1)]!,
-    ] as const,
-);
+const { pairs } = await testEngines(afterAll);
 
 const SIGNING_SECRET = 'files-test-signing-secret-of-at-least-32-bytes';
 const PUBLIC_URL = 'https://api.chartwright.test';

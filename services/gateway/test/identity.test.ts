@@ -1,28 +1,9 @@
 import { createHmac } from 'node:crypto';
-import {
-  eventually,
-  type TestBus,
-  type TestDatabase,
-  testBuses,
-  testDatabases,
-} from '@chartwright/kit/testing';
+import { eventually, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, type Harness, SECRET, signup, startHarness } from './harness.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-const pairs = databases.map(
-  (db, i) =>
-    [
-      `${db.name}+${buses[Math.min(i, buses.length - 1)]!.name}`,
-      db,
-      buses[Math.min(i, buses.length - 1)]!,
-    ] as const,
-);
+const { pairs } = await testEngines(afterAll);
 
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const hs256 = (payload: object, secret = SECRET, header: object = { alg: 'HS256', typ: 'JWT' }) => {

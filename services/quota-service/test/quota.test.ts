@@ -1,20 +1,13 @@
 import { QuotaGet, QuotaReserve, QuotaSetPlan, UserRegistered } from '@chartwright/contracts';
 import { callRpc, createLogger, makeEvent, newId, publishEvent, type RunningService } from '@chartwright/kit';
-import { eventually, testBuses, testDatabases } from '@chartwright/kit/testing';
+import { eventually, testEngines } from '@chartwright/kit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nextReset, startQuotaService } from '../src/index.js';
 
-const buses = await testBuses();
-const databases = await testDatabases();
+const { pairs } = await testEngines(afterAll);
 const logger = createLogger('test', 'silent');
 
-afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
-});
-
 // One pairing per engine: JetStream with PostgreSQL, the in-process bus with PGlite.
-const pairs = databases.map((db, i) => [db.name, db, buses[Math.min(i, buses.length - 1)]!] as const);
 
 describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
   let service: RunningService;

@@ -22,7 +22,7 @@ import {
   type RunningService,
   type Subscription,
 } from '@chartwright/kit';
-import { eventually, testBuses, testDatabases, uniqueName } from '@chartwright/kit/testing';
+import { eventually, testEngines, uniqueName } from '@chartwright/kit/testing';
 import { chartObjectKey, type ObjectStore, openObjectStore } from '@chartwright/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
@@ -32,27 +32,16 @@ import { makePng, startImageServer, startS3rver } from './support.js';
 
 const MAX_BYTES = 64 * 1024;
 const logger = createLogger('test', 'silent');
-const buses = await testBuses();
-const databases = await testDatabases();
+const { pairs } = await testEngines(afterAll);
 const s3 = await startS3rver();
 const images = await startImageServer(MAX_BYTES);
 
 afterAll(async () => {
-  for (const b of buses) await b.cleanup();
-  for (const d of databases) await d.close();
   await images.close();
   await s3.close();
 });
 
 // One pairing per engine: JetStream with PostgreSQL, the in-process bus with PGlite.
-const pairs = databases.map(
-  (db, i) =>
-    [
-      `${db.name}+${buses[Math.min(i, buses.length - 1)]!.name}`,
-      db,
-      buses[Math.min(i, buses.length - 1)]!,
-    ] as const,
-);
 
 const readAll = async (body: Readable) => {
   const chunks: Buffer[] = [];

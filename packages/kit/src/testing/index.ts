@@ -238,3 +238,22 @@ export async function eventually<T>(
 }
 export * from './fixtures.js';
 export * from './processes.js';
+
+/**
+ * The engines a suite runs on, cleaned up by the suite's `afterAll`: `pairs` puts the real
+ * PostgreSQL with JetStream and PGlite with the in-process bus (where the real ones are missing,
+ * only the embedded pair), labelled for `describe.each`.
+ */
+export async function testEngines(afterAll: (fn: () => Promise<void>) => void) {
+  const buses = await testBuses();
+  const databases = await testDatabases();
+  afterAll(async () => {
+    for (const b of buses) await b.cleanup();
+    for (const d of databases) await d.close();
+  });
+  const pairs = databases.map((db, i) => {
+    const bus = buses[Math.min(i, buses.length - 1)]!;
+    return [`${db.name}+${bus.name}`, db, bus] as const;
+  });
+  return { buses, databases, pairs };
+}
