@@ -6,6 +6,7 @@
  *   node --conditions=development --import tsx e2e/bench/analyses.ts [count=400] [concurrency=8]
  *
  * Bounded: at most `count` analyses and 60 s of measuring. Target: >= 50/s and p50 <= 100 ms.
+ * With PROFILE_DIR set, each service writes a V8 CPU profile there (open it in Chrome DevTools).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,11 +16,14 @@ import { QuotaSetPlan } from '@chartwright/contracts';
 import { callRpc, createLogger, newId, openBus, publishEvent } from '@chartwright/kit';
 import { chartGeneratedEvent, eventually } from '@chartwright/kit/testing';
 import { api, createStack } from '../test/support.js';
+import { cpuPerItem, sampleCpu } from './cpu.js';
 
 const COUNT = Math.min(5_000, Number(process.argv[2] ?? 400));
 const CONCURRENCY = Math.min(64, Number(process.argv[3] ?? 8));
 const WARM_UP = 30;
 const MAX_MS = 60_000;
+const PROFILE_DIR = process.env.PROFILE_DIR;
+const nodeArgs = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(PROFILE_DIR)}`] : [];
 
 const stack = await createStack();
 const tmp = await mkdtemp(path.join(tmpdir(), 'cw-bench-analysis-'));
@@ -31,16 +35,16 @@ const bus = await openBus({
 });
 try {
   const fast = { RATE_LIMIT_FREE_PER_MIN: '1000000', RATE_LIMIT_GENERAL_PER_MIN: '1000000' };
-  await stack.start('quota-service', { DATABASE_POOL_MAX: '8' });
-  await stack.start('analysis-service', {
-    ANALYSIS_TMP_DIR: tmp,
-    ANALYSIS_CONCURRENCY: '16',
-    DATABASE_POOL_MAX: '10',
-  });
+  const quota = await stack.start('quota-service', { DATABASE_POOL_MAX: '8' }, { nodeArgs });
+  const analysis = await stack.start(
+    'analysis-service',
+    { ANALYSIS_TMP_DIR: tmp, ANALYSIS_CONCURRENCY: '16', DATABASE_POOL_MAX: '10' },
+    { nodeArgs },
+  );
   const gateway = await stack.start(
     'gateway',
     { ...fast, DATABASE_POOL_MAX: '8' },
-    { port: stack.gatewayPort },
+    { port: stack.gatewayPort, nodeArgs },
   );
 
   const inbox = async () =>
@@ -90,8 +94,15 @@ try {
   await eventually(() => analyse().then(() => true), 10_000, 100);
   for (let i = 0; i < WARM_UP; i++) await analyse();
 
+  const pids = {
+    gateway: gateway.child.pid,
+    'quota-service': quota.child.pid,
+    'analysis-service': analysis.child.pid,
+    'bench client + s3rver': process.pid,
+  };
   const latencies: number[] = [];
   let next = 0;
+  const cpuBefore = sampleCpu(pids);
   const started = performance.now();
   const worker = async () => {
     while (next < COUNT && performance.now() - started < MAX_MS) {
@@ -101,6 +112,7 @@ try {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = cpuPerItem(cpuBefore, sampleCpu(pids), latencies.length);
 
   latencies.sort((a, b) => a - b);
   const pct = (p: number) =>
@@ -122,9 +134,12 @@ try {
       `  throughput ${rate.toFixed(1)} analyses/s (target >= 50)`,
       `  request -> result: p50 ${pct(50).toFixed(1)} ms (target <= 100), p95 ${pct(95).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
       `  inside analysis-service (avg ms): queued ${phase?.queued}, download ${phase?.download}, analyse + save ${phase?.analyse}`,
+      `  CPU per analysis (ms): ${cpu}`,
       `  stored: ${rows.map((r) => `${r.status} ${r.n}`).join(', ')}`,
     ].join('\n'),
   );
+  // A profile is written on a clean exit only.
+  if (PROFILE_DIR) await Promise.all(stack.processes.map((p) => p.stop('SIGTERM')));
 } finally {
   await bus.close();
   await stack.close();
