@@ -50,9 +50,14 @@ export const encodeEvent = (e: EventEnvelope): Uint8Array => encoder.encode(JSON
 
 /** Publishes an event directly (no outbox): only for events with no state change behind them. */
 export async function publishEvent(bus: MessageBus, event: EventEnvelope): Promise<void> {
+  await bus.publish(event.type, encodeEvent(event), { msgId: event.id, headers: eventHeaders(event) });
+}
+
+/** The message headers an event travels with: its CloudEvents type and trace context. */
+export function eventHeaders(event: EventEnvelope): Record<string, string> {
   const headers: Record<string, string> = { 'Ce-Type': event.type };
   if (event.traceparent) headers.traceparent = event.traceparent;
-  await bus.publish(event.type, encodeEvent(event), { msgId: event.id, headers });
+  return headers;
 }
 
 /** An error that retrying cannot fix: the message goes straight to the dead-letter subject. */

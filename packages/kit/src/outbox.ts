@@ -3,15 +3,14 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { MessageBus } from './bus/types.js';
 import type { KitTables } from './db/kit-migrations.js';
-import { encodeEvent } from './events.js';
+import { encodeEvent, eventHeaders, publishEvent } from './events.js';
 
 /**
  * Writes an event in the caller's transaction, so it exists if and only if the state change
  * commits. The relay publishes it afterwards.
  */
 export async function enqueueEvent(trx: Transaction<any> | Kysely<any>, event: EventEnvelope): Promise<void> {
-  const headers: Record<string, string> = { 'Ce-Type': event.type };
-  if (event.traceparent) headers.traceparent = event.traceparent;
+  const headers = eventHeaders(event);
   await (trx as Kysely<KitTables>)
     .insertInto('outbox')
     .values({
@@ -52,6 +51,31 @@ export class OutboxRelay {
     this.kick();
   }
 
+  /**
+   * Publishes events whose outbox rows were just committed, without reading them back, then
+   * deletes their rows in one statement. What fails to publish stays for the next pass. A pass
+   * that picks a row up meanwhile publishes it again under the same id, which the bus drops.
+   * Never throws: call it without awaiting.
+   */
+  async send(events: readonly EventEnvelope[]): Promise<void> {
+    if (events.length === 0) return;
+    const results = await Promise.allSettled(events.map((e) => publishEvent(this.bus, e)));
+    const sent = events.filter((_, i) => results[i]!.status === 'fulfilled').map((e) => e.id);
+    if (sent.length < events.length) {
+      const err = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+      this.logger.warn(
+        { err, failed: events.length - sent.length },
+        'publish after commit failed; will retry',
+      );
+    }
+    if (sent.length === 0) return;
+    await (this.db as Kysely<KitTables>)
+      .deleteFrom('outbox')
+      .where('id', 'in', sent)
+      .execute()
+      .catch((err) => this.logger.warn({ err }, 'published outbox rows not deleted; a pass will'));
+  }
+
   /** Publish now (called after a commit that enqueued events). */
   kick(): void {
     if (this.stopped) return;
@@ -80,13 +104,15 @@ export class OutboxRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.pass();
-      total += n;
-      if (n < (this.opts.batchSize ?? 100)) return total;
+      const { sent, failed } = await this.pass();
+      total += sent;
+      // After a failure, wait for the next tick rather than spin against a broken bus.
+      if (failed > 0) throw new Error(`${failed} outbox event(s) not published`);
+      if (sent < (this.opts.batchSize ?? 100)) return total;
     }
   }
 
-  private async pass(): Promise<number> {
+  private async pass(): Promise<{ sent: number; failed: number }> {
     const db = this.db as Kysely<KitTables>;
     return db.transaction().execute(async (trx) => {
       const rows = await trx
@@ -97,33 +123,40 @@ export class OutboxRelay {
         .forUpdate()
         .skipLocked()
         .execute();
-      if (rows.length === 0) return 0;
-      const sent: string[] = [];
-      for (const row of rows) {
-        try {
+      if (rows.length === 0) return { sent: 0, failed: 0 };
+      // Published together: one connection keeps their order on the wire, and a pass waits for
+      // one round of acknowledgements instead of one per event. A failed one is retried on the
+      // next pass, after the ones behind it (consumers must not rely on order across events).
+      const results = await Promise.allSettled(
+        rows.map((row) => {
           const payload = typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload;
-          await this.bus.publish(row.subject, encodeEvent(payload as EventEnvelope), {
+          return this.bus.publish(row.subject, encodeEvent(payload as EventEnvelope), {
             msgId: row.id,
             headers: row.headers as Record<string, string>,
           });
+        }),
+      );
+      const sent: string[] = [];
+      for (const [i, r] of results.entries()) {
+        const row = rows[i]!;
+        if (r.status === 'fulfilled') {
           sent.push(row.id);
-        } catch (err) {
-          // Keep order per relay: stop at the first failure and retry on the next pass.
-          await trx
-            .updateTable('outbox')
-            .set((eb) => ({
-              attempts: eb('attempts', '+', 1),
-              last_error: String((err as Error).message).slice(0, 500),
-            }))
-            .where('id', '=', row.id)
-            .execute();
-          this.logger.warn({ err, id: row.id, subject: row.subject }, 'outbox publish failed');
-          break;
+          continue;
         }
+        const err = r.reason as Error;
+        await trx
+          .updateTable('outbox')
+          .set((eb) => ({
+            attempts: eb('attempts', '+', 1),
+            last_error: String(err?.message ?? err).slice(0, 500),
+          }))
+          .where('id', '=', row.id)
+          .execute();
+        this.logger.warn({ err, id: row.id, subject: row.subject }, 'outbox publish failed');
       }
       if (sent.length) await trx.deleteFrom('outbox').where('id', 'in', sent).execute();
-      if (sent.length < rows.length) throw new Error('outbox publish incomplete');
-      return sent.length;
+      // Committed either way, so the sent ones are not sent again and the failures are counted.
+      return { sent: sent.length, failed: rows.length - sent.length };
     });
   }
 

@@ -1,4 +1,4 @@
-import { type ErrorCode, type RpcDefinition, type RpcError, rpcReply } from '@chartwright/contracts';
+import type { ErrorCode, RpcDefinition, RpcError } from '@chartwright/contracts';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
@@ -72,7 +72,7 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
       throw new ServiceError('TIMEOUT', `${def.subject} did not answer in time`);
     throw err;
   }
-  const reply = rpcReply(def.response).safeParse(raw);
+  const reply = def.reply.safeParse(raw);
   if (!reply.success) throw new ServiceError('INTERNAL', `malformed reply from ${def.subject}`);
   const r = reply.data as { ok: true; data: z.infer<Res> } | { ok: false; error: RpcError };
   if (!r.ok) throw new ServiceError(r.error.code, r.error.message, r.error.details);

@@ -8,11 +8,13 @@ import {
   type Delivery,
   encodeEvent,
   enqueueEvent,
+  type MessageBus,
   makeEvent,
   migrateToLatest,
   newId,
   OutboxRelay,
   openDatabase,
+  type PublishOptions,
   publishEvent,
 } from '../src/index.js';
 import {
@@ -32,6 +34,31 @@ afterAll(async () => {
   for (const b of buses) await b.cleanup();
   for (const d of databases) await d.close();
 });
+
+/** The real bus, refusing to publish the events `refuse` picks; `published` lists the others. */
+const refusing = (bus: MessageBus, refuse: (msgId: string) => boolean, published: string[] = []) =>
+  Object.create(bus, {
+    publish: {
+      value: async (subject: string, data: Uint8Array, opts: PublishOptions) => {
+        if (refuse(opts.msgId)) throw new Error('injected publish failure');
+        published.push(opts.msgId);
+        return bus.publish(subject, data, opts);
+      },
+    },
+  }) as MessageBus;
+
+/** Ids of the `user.registered` events a fresh durable consumer receives. */
+async function watchRegistrations(bus: MessageBus) {
+  const seen: string[] = [];
+  const sub = await bus.consume(
+    { stream: 'USERS', durable: uniqueName('c'), filterSubject: 'user.registered' },
+    async (d) => {
+      seen.push(JSON.parse(new TextDecoder().decode(d.data)).id);
+      d.ack();
+    },
+  );
+  return { seen, sub };
+}
 
 const registered = (email = 'a@example.com') =>
   makeEvent(
@@ -248,15 +275,7 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
         await trx.insertInto('effects').values({ event_id: e.id }).execute();
         await enqueueEvent(trx, e);
       });
-      const durable = uniqueName('c');
-      const seen: string[] = [];
-      const sub = await bus.consume(
-        { stream: 'USERS', durable, filterSubject: 'user.registered' },
-        async (d) => {
-          seen.push(JSON.parse(new TextDecoder().decode(d.data)).id);
-          d.ack();
-        },
-      );
+      const { seen, sub } = await watchRegistrations(bus);
       await new Promise((r) => setTimeout(r, 200));
       expect(seen).not.toContain(e.id);
       // The restarted process: its relay finds the row.
@@ -268,6 +287,53 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
         .select(sql<number>`count(*)::int`.as('n'))
         .executeTakeFirst();
       expect(left?.n).toBe(0);
+      await sub.stop();
+    });
+
+    it('keeps an event whose publish failed, records why, and sends only it on the next pass', async () => {
+      const events = [
+        registered('r1@example.com'),
+        registered('r2@example.com'),
+        registered('r3@example.com'),
+      ];
+      await database.db.transaction().execute(async (trx) => {
+        for (const e of events) await enqueueEvent(trx, e);
+      });
+      const failing = events[1]!.id;
+      const published: string[] = [];
+      let broken = true;
+      const flaky = refusing(bus, (id) => broken && id === failing, published);
+      const relay = new OutboxRelay(database.db, flaky, logger);
+      await expect(relay.drain()).rejects.toThrow(/1 outbox event/);
+      expect(published.sort()).toEqual([events[0]!.id, events[2]!.id].sort());
+      const left = await database.db.selectFrom('outbox').select(['id', 'attempts', 'last_error']).execute();
+      expect(left).toEqual([{ id: failing, attempts: 1, last_error: 'injected publish failure' }]);
+
+      broken = false;
+      published.length = 0;
+      expect(await relay.drain()).toBe(1);
+      expect(published).toEqual([failing]);
+      expect(await database.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
+    });
+
+    it('publishes committed events at once with send, leaving the outbox empty, or keeps them on failure', async () => {
+      const ok = registered('send-ok@example.com');
+      const bad = registered('send-bad@example.com');
+      await database.db.transaction().execute(async (trx) => {
+        await enqueueEvent(trx, ok);
+        await enqueueEvent(trx, bad);
+      });
+      const { seen, sub } = await watchRegistrations(bus);
+      const flaky = refusing(bus, (id) => id === bad.id);
+      // Not started: no pass runs, so whatever is published here is send's doing.
+      await new OutboxRelay(database.db, flaky, logger).send([ok, bad]);
+      await eventually(() => seen.includes(ok.id));
+      const left = await database.db.selectFrom('outbox').select('id').execute();
+      expect(left.map((r) => r.id)).toEqual([bad.id]);
+      expect(seen).not.toContain(bad.id);
+      // The next pass over a working bus sends the one left.
+      expect(await new OutboxRelay(database.db, bus, logger).drain()).toBe(1);
+      await eventually(() => seen.includes(bad.id));
       await sub.stop();
     });
 

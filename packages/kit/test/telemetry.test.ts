@@ -1,4 +1,4 @@
-import { UserRegistered } from '@chartwright/contracts';
+import { defineRpc, UserRegistered } from '@chartwright/contracts';
 import { context, trace } from '@opentelemetry/api';
 import { NodeSDK, tracing } from '@opentelemetry/sdk-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ describe('trace context across the bus', () => {
       const bus = tb.bus;
       const durable = uniqueName('trace');
       const subject = `svc.${uniqueName('t')}.echo`;
-      const Echo = { subject, request: z.object({ n: z.number() }), response: z.object({ n: z.number() }) };
+      const Echo = defineRpc(subject, z.object({ n: z.number() }), z.object({ n: z.number() }));
       const rpc = await serveRpc(bus, Echo, 'echo', logger, async (r) => r);
       const e = makeEvent(
         UserRegistered,

@@ -92,12 +92,16 @@ export const AnalysisRequest = defineRpc(
     chartId: z.uuid(),
     prompt: z.string().max(4000).nullable().default(null),
     options: AnalyzeOptions,
+    /** Answer once the analysis is finished or this many ms have passed (0: at once). */
+    waitMs: z.number().int().min(0).max(60_000).default(0),
   }),
   z.object({
     analysisId: z.uuid(),
     status: AnalysisStatus,
     /** The caller's analyses quota with this analysis counted. */
     quota: QuotaCounter,
+    /** With `waitMs`: the analysis as it stands at the answer. */
+    record: AnalysisRecord.optional(),
   }),
 );
 

@@ -22,12 +22,14 @@ export interface RpcDefinition<Req extends z.ZodType = z.ZodType, Res extends z.
   readonly subject: string;
   readonly request: Req;
   readonly response: Res;
+  /** `rpcReply(response)`, built once: zod compiles a schema on its first parse. */
+  readonly reply: ReturnType<typeof rpcReply<Res>>;
 }
 export const defineRpc = <Req extends z.ZodType, Res extends z.ZodType>(
   subject: string,
   request: Req,
   response: Res,
-): RpcDefinition<Req, Res> => ({ subject, request, response });
+): RpcDefinition<Req, Res> => ({ subject, request, response, reply: rpcReply(response) });
 
 const Id = z.uuid();
 

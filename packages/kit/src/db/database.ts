@@ -37,6 +37,7 @@ export function openDatabase<DB>(target: DatabaseTarget, schema: string): Databa
       max: target.poolMax ?? 10,
       options: `-c search_path=${schema},public`,
       idleTimeoutMillis: 30_000,
+      Client: preparingClient(),
     });
     // An idle client that errors (server restart) must not crash the process.
     pool.on('error', () => undefined);
@@ -64,6 +65,44 @@ export function openDatabase<DB>(target: DatabaseTarget, schema: string): Databa
       await base.destroy();
     },
   };
+}
+
+// Named statements are kept by each connection and by the server: bound how many there are.
+const MAX_PREPARED = 500;
+const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
+// SQLSTATE 0A000: a prepared `select *` whose table changed shape (a migration ran meanwhile).
+const CACHED_PLAN_CHANGED = /cached plan must not change result type/;
+
+/**
+ * A client class that runs Kysely's queries as named prepared statements, so PostgreSQL parses
+ * and plans each distinct statement once per connection instead of on every call. A statement
+ * the server can no longer run as prepared (its table changed) goes back to unnamed; inside a
+ * transaction that first failure still aborts it, and the caller's retry runs unnamed.
+ */
+function preparingClient(): typeof pg.Client {
+  const names = new Map<string, string | null>();
+  const nameOf = (text: string): string | undefined => {
+    const known = names.get(text);
+    if (known !== undefined) return known ?? undefined;
+    if (names.size >= MAX_PREPARED || !PREPARABLE.test(text)) return undefined;
+    const name = `cw${names.size}`;
+    names.set(text, name);
+    return name;
+  };
+  class PreparingClient extends pg.Client {
+    // Kysely calls query(text, values); everything else passes through unchanged.
+    override query(...args: any[]): any {
+      const [text, values] = args;
+      const name = typeof text === 'string' && Array.isArray(values) ? nameOf(text) : undefined;
+      if (!name || args.length !== 2) return (super.query as (...a: any[]) => any)(...args);
+      return (super.query({ name, text, values }) as Promise<pg.QueryResult>).catch((err: unknown) => {
+        if (!CACHED_PLAN_CHANGED.test(String((err as Error)?.message))) throw err;
+        names.set(text, null);
+        return super.query(text, values);
+      });
+    }
+  }
+  return PreparingClient as typeof pg.Client;
 }
 
 /** Opens (creating if needed) an embedded PGlite database in a folder, or in memory. */
