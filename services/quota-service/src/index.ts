@@ -15,7 +15,6 @@ import {
 import {
   applyOnce,
   consumeEvents,
-  newId,
   openServiceStore,
   type RunningService,
   ServiceError,
@@ -119,24 +118,25 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
       rt.bus,
       { stream: 'USAGE', durable: 'quota-usage', filterSubject: 'usage.recorded', concurrency: 4 },
       {
+        // The row's id is the event's: a redelivery conflicts and changes nothing, in one
+        // statement instead of an inbox transaction.
         [UsageRecorded.type]: async (e) =>
-          void (await applyOnce(db, 'quota-usage', e.id, async (trx) => {
-            await trx
-              .insertInto('api_usage')
-              .values({
-                id: newId(),
-                user_id: e.data.userId,
-                endpoint: e.data.endpoint,
-                method: e.data.method,
-                status_code: e.data.statusCode,
-                duration_ms: e.data.durationMs,
-                charts_generated: e.data.chartsGenerated,
-                analyses_performed: e.data.analysesPerformed,
-                tokens_used: e.data.tokensUsed,
-                created_at: new Date(e.data.at),
-              })
-              .execute();
-          })),
+          void (await db
+            .insertInto('api_usage')
+            .values({
+              id: e.id,
+              user_id: e.data.userId,
+              endpoint: e.data.endpoint,
+              method: e.data.method,
+              status_code: e.data.statusCode,
+              duration_ms: e.data.durationMs,
+              charts_generated: e.data.chartsGenerated,
+              analyses_performed: e.data.analysesPerformed,
+              tokens_used: e.data.tokensUsed,
+              created_at: new Date(e.data.at),
+            })
+            .onConflict((oc) => oc.column('id').doNothing())
+            .execute()),
       },
       logger,
     ),

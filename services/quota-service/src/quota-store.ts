@@ -1,6 +1,6 @@
 import type { Plan, QuotaKind, QuotaSnapshot } from '@chartwright/contracts';
-import { type Kysely, sql } from 'kysely';
-import type { QuotaDb } from './db/schema.js';
+import { type Kysely, type Selectable, sql } from 'kysely';
+import type { QuotaDb, UserQuotaTable } from './db/schema.js';
 import { limitFor, nextReset, type PlanLimits, periodStart } from './plans.js';
 
 const usedColumn = { charts: 'charts_used', analyses: 'analyses_used' } as const;
@@ -50,61 +50,86 @@ export class QuotaStore {
     reservationId: string,
     ttlSeconds: number,
   ): Promise<ReserveResult> {
+    const first = await this.tryReserve(userId, kind, amount, reservationId, ttlSeconds);
+    if (first) return first;
+    // Over the limit, or no quota row yet (the user's registration event may still be on its
+    // way). Once the row surely exists, a second miss is a denial.
     await this.ensureUser(userId);
+    const second = await this.tryReserve(userId, kind, amount, reservationId, ttlSeconds);
+    return second ?? { granted: false, quota: await this.snapshot(userId) };
+  }
+
+  /**
+   * The reservation in one transaction of two statements: the reservation row first (its key
+   * serialises repeats of the same id), then one conditional UPDATE of the counters, whose row
+   * lock serialises concurrent reservations and whose WHERE is re-checked against the latest
+   * row, so the limit holds under any concurrency. The limit is looked up in SQL from the plan.
+   * Undefined when the counters did not take it: over the limit, or no quota row.
+   */
+  private async tryReserve(
+    userId: string,
+    kind: QuotaKind,
+    amount: number,
+    reservationId: string,
+    ttlSeconds: number,
+  ): Promise<ReserveResult | undefined> {
     const now = this.now();
     const period = periodStart(now);
-    const granted = await this.db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('reservations')
-        .select(['state', 'user_id'])
-        .where('id', '=', reservationId)
-        .executeTakeFirst();
-      if (existing) return existing.user_id === userId && existing.state !== 'released';
+    const col = usedColumn[kind];
+    const current = sql<number>`(case when period_start < ${period} then 0 else ${sql.ref(col)} end)`;
+    const resetOther = (c: string) =>
+      sql<number>`case when period_start < ${period} then 0 else ${sql.ref(c)} end`;
+    const limits = Object.entries(this.plans).map(([plan, l]) => sql`when ${plan} then ${l[kind]}::int`);
+    // NULL (unlimited) compares as unknown, hence coalesce.
+    const fits = sql<boolean>`coalesce(${current} + ${amount} <= (case plan ${sql.join(limits, sql` `)} end), true)`;
+    const outcome = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        const inserted = await trx
+          .insertInto('reservations')
+          .values({
+            id: reservationId,
+            user_id: userId,
+            kind,
+            amount,
+            state: 'held',
+            period_start: period,
+            expires_at: new Date(now.getTime() + ttlSeconds * 1000),
+            settled_at: null,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .returning('id')
+          .executeTakeFirst();
+        if (!inserted) return { kind: 'repeat' as const };
+        const row = await trx
+          .updateTable('user_quotas')
+          .set({
+            charts_used: kind === 'charts' ? sql`${current} + ${amount}` : resetOther('charts_used'),
+            analyses_used: kind === 'analyses' ? sql`${current} + ${amount}` : resetOther('analyses_used'),
+            period_start: period,
+            updated_at: now,
+          })
+          .where('user_id', '=', userId)
+          .where(fits)
+          .returningAll()
+          .executeTakeFirst();
+        // Not granted (or no such user): undo the reservation row.
+        if (!row) throw new NotReserved();
+        return { kind: 'granted' as const, row };
+      })
+      .catch((err) => {
+        if (err instanceof NotReserved) return { kind: 'denied' as const };
+        throw err;
+      });
 
-      const row = await trx
-        .selectFrom('user_quotas')
-        .select('plan')
-        .where('user_id', '=', userId)
-        .executeTakeFirstOrThrow();
-      const limit = limitFor(this.plans, row.plan, kind);
-      const col = usedColumn[kind];
-      // One conditional UPDATE: the row lock serialises concurrent reservations and the WHERE
-      // is re-checked against the latest row, so the limit holds under any concurrency.
-      const current = sql<number>`(case when period_start < ${period} then 0 else ${sql.ref(col)} end)`;
-      const updated = await trx
-        .updateTable('user_quotas')
-        .set({
-          charts_used:
-            kind === 'charts'
-              ? sql`${current} + ${amount}`
-              : sql`case when period_start < ${period} then 0 else charts_used end`,
-          analyses_used:
-            kind === 'analyses'
-              ? sql`${current} + ${amount}`
-              : sql`case when period_start < ${period} then 0 else analyses_used end`,
-          period_start: period,
-          updated_at: now,
-        })
-        .where('user_id', '=', userId)
-        .$if(limit !== null, (qb) => qb.where(sql<boolean>`${current} + ${amount} <= ${limit}`))
-        .returning('user_id')
-        .executeTakeFirst();
-      if (!updated) return false;
-      await trx
-        .insertInto('reservations')
-        .values({
-          id: reservationId,
-          user_id: userId,
-          kind,
-          amount,
-          state: 'held',
-          period_start: period,
-          expires_at: new Date(now.getTime() + ttlSeconds * 1000),
-          settled_at: null,
-        })
-        .execute();
-      return true;
-    });
+    if (outcome.kind === 'granted') return { granted: true, quota: this.toSnapshot(userId, outcome.row) };
+    if (outcome.kind === 'denied') return undefined;
+    const existing = await this.db
+      .selectFrom('reservations')
+      .select(['state', 'user_id'])
+      .where('id', '=', reservationId)
+      .executeTakeFirst();
+    const granted = existing?.user_id === userId && existing.state !== 'released';
     return { granted, quota: await this.snapshot(userId) };
   }
 
@@ -172,14 +197,18 @@ export class QuotaStore {
 
   async snapshot(userId: string): Promise<QuotaSnapshot> {
     await this.ensureUser(userId);
-    const now = this.now();
-    const period = periodStart(now);
     const row = await this.db
       .selectFrom('user_quotas')
       .selectAll()
       .where('user_id', '=', userId)
       .executeTakeFirstOrThrow();
-    const fresh = row.period_start.getTime() >= period.getTime();
+    return this.toSnapshot(userId, row);
+  }
+
+  private toSnapshot(userId: string, row: Selectable<UserQuotaTable>): QuotaSnapshot {
+    const now = this.now();
+    const period = periodStart(now);
+    const fresh = new Date(row.period_start).getTime() >= period.getTime();
     return {
       userId,
       plan: row.plan,
@@ -190,3 +219,6 @@ export class QuotaStore {
     };
   }
 }
+
+/** Rolls back a reservation that did not fit. */
+class NotReserved extends Error {}

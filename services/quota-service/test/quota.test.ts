@@ -66,6 +66,26 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     expect(last.quota.charts.used).toBe(100);
   });
 
+  it('grants a user not seen before exactly the free plan, however many ask at once', async () => {
+    // No quota row yet: the reservations race to create it.
+    for (let round = 0; round < 5; round++) {
+      const userId = newId();
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          callRpc(tb.bus, QuotaReserve, {
+            userId,
+            kind: 'charts',
+            amount: 1,
+            reservationId: newId(),
+            ttlSeconds: 3600,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.granted)).toHaveLength(5);
+      expect((await callRpc(tb.bus, QuotaGet, { userId })).charts).toEqual({ used: 5, limit: 5 });
+    }
+  });
+
   it('is idempotent by reservation id and gives units back after a dead flow times out', async () => {
     const userId = newId();
     const reservationId = newId();
