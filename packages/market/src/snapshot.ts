@@ -30,16 +30,29 @@ export interface MarketSnapshot {
   stochastic: { k: number; d: number } | null;
   /** Last bar's volume relative to the 20-bar average. */
   relativeVolume: number | null;
+  /** Readings `SNAPSHOT_LOOKBACK` bars before the last, to tell where they are heading. */
+  earlier: { rsi14: number | null; macdHistogram: number | null };
 }
 
-const slopePct = (line: (number | null)[], lookback = 5): number | null => {
+/** How many bars back slopes and `earlier` readings compare with. */
+export const SNAPSHOT_LOOKBACK = 5;
+
+const slopePct = (line: (number | null)[], lookback = SNAPSHOT_LOOKBACK): number | null => {
   const last = line[line.length - 1];
   const prev = line[line.length - 1 - lookback];
   return last == null || prev == null || prev === 0 ? null : ((last - prev) / prev) * 100;
 };
 
+/**
+ * Bars the indicators read: SMA(200) with a long warm-up, after which the smoothed indicators
+ * (EMA, RSI, ADX, ATR) no longer depend on where they started (the weight left on the start is
+ * below 1e-12). Older bars change nothing but the cost.
+ */
+export const SNAPSHOT_WINDOW = 400;
+
 /** Readings over the given bars (oldest first), computed with `trading-signals`. */
-export function snapshot(bars: readonly Bar[]): MarketSnapshot {
+export function snapshot(all: readonly Bar[]): MarketSnapshot {
+  const bars = all.length > SNAPSHOT_WINDOW ? all.slice(-SNAPSHOT_WINDOW) : all;
   const closes = bars.map((b) => b.close);
   const hlc = bars.map((b) => ({ high: b.high, low: b.low, close: b.close }));
   const last = bars[bars.length - 1];
@@ -49,6 +62,8 @@ export function snapshot(bars: readonly Bar[]): MarketSnapshot {
   const sma50 = stream(new SMA(50), closes);
   const macdRows = stream(new MACD(new EMA(12), new EMA(26), new EMA(9)), closes);
   const macd = macdRows[macdRows.length - 1] ?? null;
+  const rsi = stream(new RSI(14), closes);
+  const earlierAt = bars.length - 1 - SNAPSHOT_LOOKBACK;
   const bb = stream(new BollingerBands(20, 2), closes).at(-1) ?? null;
   const stoch =
     stream(new StochasticOscillator({ kPeriod: 14, kSlowingPeriod: 3, dPeriod: 3 }), hlc).at(-1) ?? null;
@@ -62,20 +77,27 @@ export function snapshot(bars: readonly Bar[]): MarketSnapshot {
     ),
   );
 
+  let high = Number.NEGATIVE_INFINITY;
+  let low = Number.POSITIVE_INFINITY;
+  for (const b of all) {
+    if (b.high > high) high = b.high;
+    if (b.low < low) low = b.low;
+  }
+
   return {
-    bars: bars.length,
+    bars: all.length,
     time: last?.time ?? null,
     lastClose: last?.close ?? null,
     changePct: last && prev && prev.close !== 0 ? ((last.close - prev.close) / prev.close) * 100 : null,
-    high: bars.length ? Math.max(...bars.map((b) => b.high)) : null,
-    low: bars.length ? Math.min(...bars.map((b) => b.low)) : null,
+    high: all.length ? high : null,
+    low: all.length ? low : null,
     sma20: lastValue(sma20),
     sma50: lastValue(sma50),
     sma200: lastValue(stream(new SMA(200), closes)),
     sma20SlopePct: slopePct(sma20),
     sma50SlopePct: slopePct(sma50),
     ema20: lastValue(stream(new EMA(20), closes)),
-    rsi14: lastValue(stream(new RSI(14), closes)),
+    rsi14: lastValue(rsi),
     macd:
       bars.length >= 26 + 9 && macd
         ? { macd: macd.macd, signal: macd.signal, histogram: macd.histogram }
@@ -91,5 +113,10 @@ export function snapshot(bars: readonly Bar[]): MarketSnapshot {
         : null,
     stochastic: stoch ? { k: stoch.stochK, d: stoch.stochD } : null,
     relativeVolume: volAvg && last ? last.volume / volAvg : null,
+    earlier: {
+      rsi14: rsi[earlierAt] ?? null,
+      macdHistogram:
+        bars.length - SNAPSHOT_LOOKBACK >= 26 + 9 ? (macdRows[earlierAt]?.histogram ?? null) : null,
+    },
   };
 }

@@ -5,6 +5,7 @@ import {
   AnalysisPurgeChart,
   AnalysisRequest,
   AnalysisRequested,
+  type AnalysisStatus,
   AnalysisWait,
   ChartDeleted,
   ChartGenerated,
@@ -115,6 +116,34 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       throw new ServiceError('NOT_FOUND', 'chart not found');
     };
 
+    /**
+     * The analysis once it is finished (or, with `until: 'change'`, no longer `known`), or as it
+     * stands after `timeoutMs`. With `fresh`, the caller has just created it and the first read
+     * is skipped.
+     */
+    const waitFor = async (
+      analysisId: string,
+      userId: string,
+      timeoutMs: number,
+      until: 'done' | 'change' = 'done',
+      known?: AnalysisStatus,
+      changed?: Promise<void>,
+    ) => {
+      const deadline = Date.now() + timeoutMs;
+      if (changed) await changed;
+      for (;;) {
+        // Listen before reading, so a change between the read and the wait is not missed;
+        // changes made by other replicas are seen by the periodic re-read.
+        const next = notifier.next(analysisId, Math.min(250, deadline - Date.now()), until === 'done');
+        const record = toRecord(await getAnalysis(db, analysisId, userId));
+        const satisfied =
+          FINAL.includes(record.status) ||
+          (until === 'change' && known !== undefined && record.status !== known);
+        if (satisfied || Date.now() >= deadline) return record;
+        await next;
+      }
+    };
+
     const subs: Subscription[] = [];
     try {
       subs.push(
@@ -136,6 +165,20 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
               { quota: quotaCounter(reserved.quota) },
             );
           }
+          const requested = makeEvent(
+            AnalysisRequested,
+            {
+              analysisId,
+              chartId: req.chartId,
+              userId: req.userId,
+              reservationId,
+              prompt: req.prompt,
+              tradingStyle: req.options.tradingStyle,
+              includeRiskManagement: req.options.includeRiskManagement,
+              confidenceThreshold: req.options.confidenceThreshold ?? null,
+            },
+            { source: SERVICE, subject: analysisId },
+          );
           try {
             await db.transaction().execute(async (trx) => {
               await trx
@@ -166,52 +209,26 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
                   analysing_at: null,
                 })
                 .execute();
-              await enqueueEvent(
-                trx,
-                makeEvent(
-                  AnalysisRequested,
-                  {
-                    analysisId,
-                    chartId: req.chartId,
-                    userId: req.userId,
-                    reservationId,
-                    prompt: req.prompt,
-                    tradingStyle: req.options.tradingStyle,
-                    includeRiskManagement: req.options.includeRiskManagement,
-                    confidenceThreshold: req.options.confidenceThreshold ?? null,
-                  },
-                  { source: SERVICE, subject: analysisId },
-                ),
-              );
+              await enqueueEvent(trx, requested);
             });
           } catch (err) {
             await callRpc(rt.bus, QuotaRelease, { reservationId }).catch(() => undefined);
             throw err;
           }
-          relay.kick();
-          return { analysisId, status: 'queued' as const, quota: quotaCounter(reserved.quota) };
+          // Listening from before the event is out, so a fast worker's answer is not missed.
+          const done = req.waitMs > 0 ? notifier.next(analysisId, req.waitMs, true) : undefined;
+          void relay.send([requested]);
+          const quota = quotaCounter(reserved.quota);
+          if (!done) return { analysisId, status: 'queued' as const, quota };
+          const record = await waitFor(analysisId, req.userId, req.waitMs, 'done', undefined, done);
+          return { analysisId, status: record.status, quota, record };
         }),
         await serveRpc(rt.bus, AnalysisGet, QUEUE, logger, async (req) =>
           toRecord(await getAnalysis(db, req.analysisId, req.userId)),
         ),
-        await serveRpc(rt.bus, AnalysisWait, QUEUE, logger, async (req) => {
-          const deadline = Date.now() + req.timeoutMs;
-          for (;;) {
-            // Listen before reading, so a change between the read and the wait is not missed;
-            // changes made by other replicas are seen by the periodic re-read.
-            const changed = notifier.next(
-              req.analysisId,
-              Math.min(250, deadline - Date.now()),
-              req.until === 'done',
-            );
-            const record = toRecord(await getAnalysis(db, req.analysisId, req.userId));
-            const satisfied =
-              FINAL.includes(record.status) ||
-              (req.until === 'change' && req.known !== undefined && record.status !== req.known);
-            if (satisfied || Date.now() >= deadline) return record;
-            await changed;
-          }
-        }),
+        await serveRpc(rt.bus, AnalysisWait, QUEUE, logger, async (req) =>
+          waitFor(req.analysisId, req.userId, req.timeoutMs, req.until, req.known),
+        ),
         await serveRpc(rt.bus, AnalysisList, QUEUE, logger, async (req) => {
           const rows = await db
             .selectFrom('analyses')

@@ -156,28 +156,55 @@ export class AnalysisWorker {
   private async run(data: DataOf<typeof AnalysisRequested>, delivery: Delivery): Promise<void> {
     const { db, config, logger } = this.deps;
     const attempt = delivery.deliveryCount;
-    // Claims the job and marks it downloading in one statement. No row: purged, or already
-    // finished by an earlier delivery (exactly one result per analysis).
-    const row = await db
+    // Claims the job, marks it downloading and reads its chart in one statement. No row: purged,
+    // already finished by an earlier delivery (exactly one result per analysis), or no chart.
+    const claimed = await db
       .updateTable('analyses')
+      .from('known_charts')
       .set((eb) => ({
         attempts: attempt,
         status: 'downloading',
-        downloading_at: eb.fn.coalesce('downloading_at', eb.val(new Date())),
+        downloading_at: eb.fn.coalesce('analyses.downloading_at', eb.val(new Date())),
       }))
-      .where('id', '=', data.analysisId)
-      .where('status', 'not in', FINAL)
-      .returningAll()
+      .whereRef('known_charts.chart_id', '=', 'analyses.chart_id')
+      .where('analyses.id', '=', data.analysisId)
+      .where('analyses.status', 'not in', FINAL)
+      .returning([
+        'analyses.id',
+        'analyses.user_id',
+        'analyses.prompt',
+        'analyses.trading_style',
+        'analyses.include_risk_management',
+        'analyses.confidence_threshold',
+        'known_charts.chart_id',
+        'known_charts.user_id as chart_user_id',
+        'known_charts.symbol',
+        'known_charts.interval',
+        'known_charts.object_key',
+        'known_charts.external_url',
+        'known_charts.config',
+        'known_charts.deleted',
+        'known_charts.synthetic',
+        'known_charts.content_type',
+        'known_charts.size',
+        'known_charts.generated_at',
+      ])
       .executeTakeFirst();
-    if (!row) return;
+    if (!claimed) {
+      const unfinished = await db
+        .selectFrom('analyses')
+        .select('id')
+        .where('id', '=', data.analysisId)
+        .where('status', 'not in', FINAL)
+        .executeTakeFirst();
+      if (unfinished) await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
+      return;
+    }
+    const { chart_user_id, ...rest } = claimed;
+    const row = rest;
+    const chart: ChartRow = { ...rest, user_id: chart_user_id };
     this.deps.notifier.notify(row.id);
-
-    const chart = await db
-      .selectFrom('known_charts')
-      .selectAll()
-      .where('chart_id', '=', row.chart_id)
-      .executeTakeFirst();
-    if (!chart || chart.deleted || chart.user_id !== row.user_id) {
+    if (chart.deleted || chart.user_id !== row.user_id) {
       await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
       return;
     }
@@ -348,6 +375,21 @@ export class AnalysisWorker {
   ): Promise<void> {
     const now = new Date();
     const processingMs = Math.round(elapsedMs);
+    const event = makeEvent(
+      AnalysisCompleted,
+      {
+        analysisId: data.analysisId,
+        chartId: data.chartId,
+        userId: data.userId,
+        reservationId: data.reservationId,
+        symbol: chart.symbol,
+        interval: chart.interval,
+        result,
+        metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
+        completedAt: now.toISOString(),
+      },
+      { source: SERVICE, subject: data.analysisId },
+    );
     const saved = await this.deps.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('analyses')
@@ -367,32 +409,28 @@ export class AnalysisWorker {
         .returning('id')
         .executeTakeFirst();
       if (!updated) return false;
-      await enqueueEvent(
-        trx,
-        makeEvent(
-          AnalysisCompleted,
-          {
-            analysisId: data.analysisId,
-            chartId: data.chartId,
-            userId: data.userId,
-            reservationId: data.reservationId,
-            symbol: chart.symbol,
-            interval: chart.interval,
-            result,
-            metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
-            completedAt: now.toISOString(),
-          },
-          { source: SERVICE, subject: data.analysisId },
-        ),
-      );
+      await enqueueEvent(trx, event);
       return true;
     });
-    if (saved) this.deps.relay.kick();
+    if (saved) void this.deps.relay.send([event]);
     this.deps.notifier.notify(data.analysisId, true);
   }
 
   async fail(data: DataOf<typeof AnalysisRequested>, code: string, reason: string): Promise<void> {
     const now = new Date();
+    const event = makeEvent(
+      AnalysisFailed,
+      {
+        analysisId: data.analysisId,
+        chartId: data.chartId,
+        userId: data.userId,
+        reservationId: data.reservationId,
+        code,
+        reason,
+        failedAt: now.toISOString(),
+      },
+      { source: SERVICE, subject: data.analysisId },
+    );
     const saved = await this.deps.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('analyses')
@@ -402,25 +440,10 @@ export class AnalysisWorker {
         .returning('id')
         .executeTakeFirst();
       if (!updated) return false;
-      await enqueueEvent(
-        trx,
-        makeEvent(
-          AnalysisFailed,
-          {
-            analysisId: data.analysisId,
-            chartId: data.chartId,
-            userId: data.userId,
-            reservationId: data.reservationId,
-            code,
-            reason,
-            failedAt: now.toISOString(),
-          },
-          { source: SERVICE, subject: data.analysisId },
-        ),
-      );
+      await enqueueEvent(trx, event);
       return true;
     });
-    if (saved) this.deps.relay.kick();
+    if (saved) void this.deps.relay.send([event]);
     this.deps.notifier.notify(data.analysisId, true);
   }
 }

@@ -5,13 +5,19 @@ import type { Line, Source } from './types.js';
 export interface Streaming<I, R> {
   add(input: I): R | null;
   readonly isStable: boolean;
+  getRequiredInputs?(): number;
 }
 
 /** Feeds every input to `ind`, keeping results only once the indicator says it is stable. */
 export function stream<I, R>(ind: Streaming<I, R>, inputs: readonly I[]): (R | null)[] {
-  return inputs.map((x) => {
+  // Some indicators answer `isStable` by throwing and catching an error until they are: ask
+  // only from the input count they need, and stop asking once they are.
+  const needed = ind.getRequiredInputs?.() ?? 0;
+  let stable = false;
+  return inputs.map((x, i) => {
     const r = ind.add(x);
-    return ind.isStable && r !== null && r !== undefined ? r : null;
+    if (!stable && i + 1 >= needed) stable = ind.isStable;
+    return stable && r !== null && r !== undefined ? r : null;
   });
 }
 

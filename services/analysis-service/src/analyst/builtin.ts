@@ -1,5 +1,5 @@
 import type { AnalystOutput, TradingStyle, Trend } from '@chartwright/contracts';
-import { type Bar, type MarketSnapshot, snapshot } from '@chartwright/market';
+import { type Bar, type MarketSnapshot, SNAPSHOT_LOOKBACK, snapshot } from '@chartwright/market';
 import { AnalystError } from './errors.js';
 import type { Analyst, AnalystAnswer, AnalystBar, AnalystInput } from './types.js';
 
@@ -17,7 +17,7 @@ const STYLE: Record<TradingStyle, { stopAtr: number; pivot: number }> = {
 };
 
 /** How far back "rising from" / "falling from" compares. */
-const LOOKBACK = 5;
+const LOOKBACK = SNAPSHOT_LOOKBACK;
 const MIN_REWARD_RISK = 1.5;
 
 interface Signal {
@@ -117,11 +117,11 @@ function trendOf(s: MarketSnapshot): { trend: Trend; signals: Signal[] } {
   return { trend, signals };
 }
 
-function momentumSignals(s: MarketSnapshot, prev: MarketSnapshot): Signal[] {
+function momentumSignals(s: MarketSnapshot): Signal[] {
   const out: Signal[] = [];
   if (s.rsi14 !== null) {
     const rsi = s.rsi14;
-    const before = prev.rsi14;
+    const before = s.earlier.rsi14;
     const motion =
       before === null
         ? ''
@@ -144,7 +144,7 @@ function momentumSignals(s: MarketSnapshot, prev: MarketSnapshot): Signal[] {
   }
   if (s.macd) {
     const { macd, signal, histogram } = s.macd;
-    const prevHist = prev.macd?.histogram ?? null;
+    const prevHist = s.earlier.macdHistogram;
     const crossed = prevHist !== null && Math.sign(prevHist) !== Math.sign(histogram) && histogram !== 0;
     const growing = prevHist !== null && Math.abs(histogram) > Math.abs(prevHist);
     const bull = histogram > 0;
@@ -269,7 +269,6 @@ export function analyseBars(
   known?: MarketSnapshot,
 ): AnalystOutput {
   const now = known ?? snapshot(bars);
-  const prev = snapshot(bars.slice(0, -LOOKBACK));
   const close = now.lastClose!;
   const atr = now.atr14 ?? close * 0.01;
   const style = STYLE[input.tradingStyle];
@@ -286,7 +285,8 @@ export function analyseBars(
     .slice(0, 5);
 
   const { trend, signals: trendSignals } = trendOf(now);
-  const signals = [...trendSignals, ...momentumSignals(now, prev)];
+  const momentum = momentumSignals(now);
+  const signals = [...trendSignals, ...momentum];
   const atrText = `ATR(14) ${roundPrice(atr)} (${fmt(now.atrPct ?? 0, 2)}% of price)`;
 
   const votes = signals.filter((s) => s.vote !== 0);
@@ -326,7 +326,7 @@ export function analyseBars(
       `. The trend reads ${trend}: ${trendSignals.map((s) => s.text).join('; ') || 'too few bars for moving averages'}.`,
   );
   paragraphs.push(
-    `Momentum: ${momentumSignals(now, prev)
+    `Momentum: ${momentum
       .map((s) => s.text)
       .join(
         '; ',

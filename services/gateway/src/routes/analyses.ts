@@ -30,6 +30,7 @@ const FINAL: readonly AnalysisStatus[] = ['completed', 'failed'];
 /** One wait request to analysis-service; longer waits are several of them. */
 const WAIT_SLICE_MS = 20_000;
 const RPC_GRACE_MS = 5_000;
+const REQUEST_BUDGET_MS = 10_000;
 
 const isFinal = (r: AnalysisRecord) => FINAL.includes(r.status);
 
@@ -134,16 +135,28 @@ export async function analysisRoutes(
     },
     async (req, reply) => {
       const caller = requireCaller(req);
-      const accepted = await callRpc(ctx.bus, AnalysisRequest, {
-        userId: caller.id,
-        chartId: req.params.id,
-        prompt: req.body.prompt ?? null,
-        options: req.body.options,
-      });
       const respondAsync = /(^|[\s,;])respond-async([\s,;]|$)/i.test(String(req.headers.prefer ?? ''));
       const waitMs = respondAsync ? 0 : req.query.wait * 1000;
-      const record =
-        waitMs > 0 ? await waitForResult(ctx, caller.id, accepted.analysisId, waitMs) : undefined;
+      const started = Date.now();
+      // One request that also waits: most analyses finish within the first slice.
+      const firstWait = Math.min(waitMs, WAIT_SLICE_MS);
+      const accepted = await callRpc(
+        ctx.bus,
+        AnalysisRequest,
+        {
+          userId: caller.id,
+          chartId: req.params.id,
+          prompt: req.body.prompt ?? null,
+          options: req.body.options,
+          waitMs: firstWait,
+        },
+        // The service's own work (chart check, quota, insert) on top of the wait.
+        { timeoutMs: firstWait + REQUEST_BUDGET_MS },
+      );
+      let record = accepted.record;
+      const left = waitMs - (Date.now() - started);
+      if (record && !isFinal(record) && left > 0)
+        record = (await waitForResult(ctx, caller.id, accepted.analysisId, left)) ?? record;
 
       if (record?.status === 'completed' && record.result && record.metadata) {
         req.usage = { analysesPerformed: 1, tokensUsed: record.metadata.tokensUsed };
