@@ -23,6 +23,8 @@ const AnalysisEnv = z.object({
   ANALYSIS_RETRY_BACKOFF_MS: msList.default([2_000, 10_000, 30_000]),
   /** Deadline of one attempt: download, market data and the analyst. */
   ANALYSIS_JOB_TIMEOUT_MS: env.int(240_000, 1_000, 3_600_000),
+  /** How often unfinished analyses nobody works on any more are looked for (and failed). */
+  ANALYSIS_SWEEP_INTERVAL_MS: env.int(30_000, 50, 3_600_000),
   /** How long a request waits for a chart that was just generated to become known. */
   ANALYSIS_CHART_WAIT_MS: env.int(2_000, 0, 30_000),
   /** Lifetime of the quota reservation; retries and queueing must fit in it. */
@@ -50,6 +52,7 @@ export function loadAnalysisConfig(source: Record<string, string | undefined>) {
     retryBackoffMs: e.ANALYSIS_RETRY_BACKOFF_MS,
     jobTimeoutMs: e.ANALYSIS_JOB_TIMEOUT_MS,
     chartWaitMs: e.ANALYSIS_CHART_WAIT_MS,
+    sweepIntervalMs: e.ANALYSIS_SWEEP_INTERVAL_MS,
     reservationTtlSeconds: e.ANALYSIS_RESERVATION_TTL_SECONDS,
     allowedHosts: e.ANALYSIS_DOWNLOAD_ALLOWED_HOSTS.split(',')
       .map((h) => h.trim())

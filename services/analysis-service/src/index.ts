@@ -38,6 +38,7 @@ import { ChartBars } from './market.js';
 import {
   countAnalyses,
   FINAL,
+  failAbandoned,
   getAnalysis,
   Notifier,
   purgeChart,
@@ -85,6 +86,8 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const { database, relay } = await openServiceStore<AnalysisDb>(rt, 'analysis', migrations);
     const db = database.db;
     const notifier = new Notifier();
+    // Room beyond the retry bound for deliveries lost to crashed workers.
+    const maxDeliver = config.maxAttempts + 3;
     const worker = new AnalysisWorker({
       db,
       relay,
@@ -207,6 +210,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
                   completed_at: null,
                   downloading_at: null,
                   analysing_at: null,
+                  claimed_at: null,
                 })
                 .execute();
               await enqueueEvent(trx, requested);
@@ -326,8 +330,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
             concurrency: config.concurrency,
             ackWaitMs: config.ackWaitMs,
             backoffMs: config.retryBackoffMs,
-            // Room beyond the retry bound for deliveries lost to crashed workers.
-            maxDeliver: config.maxAttempts + 3,
+            maxDeliver,
           },
           { [AnalysisRequested.type]: (e, d) => worker.handle(e.data, d) },
           logger,
@@ -338,6 +341,23 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       throw err;
     }
 
+    const sweep = () =>
+      failAbandoned(db, {
+        maxDeliver,
+        // A claimed job ends within its timeout, or stops sending heartbeats and is redelivered.
+        jobMs: config.jobTimeoutMs + config.ackWaitMs,
+        lifetimeMs: config.reservationTtlSeconds * 1000,
+      })
+        .then((events) => {
+          if (events.length === 0) return;
+          logger.warn({ analyses: events.length }, 'failed analyses that nobody will finish');
+          for (const e of events) notifier.notify(e.data.analysisId, true);
+          return relay.send(events);
+        })
+        .catch((err) => logger.warn({ err }, 'abandoned analysis sweep failed'));
+    const sweeper = setInterval(sweep, config.sweepIntervalMs);
+    sweeper.unref();
+
     return {
       name: SERVICE,
       checks: {
@@ -345,6 +365,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
         objects: () => objects.ping(),
       },
       async stop() {
+        clearInterval(sweeper);
         await stopAll(subs, relay, database);
         await objects.close?.();
       },

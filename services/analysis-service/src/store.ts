@@ -4,6 +4,7 @@ import {
   type AnalysisStatus,
   type ChartGenerated,
   type DataOf,
+  type EventOf,
   type QuotaSnapshot,
 } from '@chartwright/contracts';
 import { enqueueEvent, makeEvent, ServiceError } from '@chartwright/kit';
@@ -187,6 +188,58 @@ export async function purgeChart(
     .where('user_id', '=', userId)
     .executeTakeFirst();
   return Number(deleted.numDeletedRows);
+}
+
+/**
+ * Fails the unfinished analyses nobody will finish, releasing their quota: those whose last
+ * allowed delivery was claimed longer ago than a job may take (the process running it died, and
+ * JetStream delivers no more), and those older than their quota reservation. Safe with several
+ * replicas: each row changes once. Returns the events to publish after the commit.
+ */
+export async function failAbandoned(
+  db: Kysely<AnalysisDb>,
+  opts: { maxDeliver: number; jobMs: number; lifetimeMs: number },
+): Promise<EventOf<typeof AnalysisFailed>[]> {
+  const now = new Date();
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .updateTable('analyses')
+      .set({
+        status: 'failed',
+        error_code: 'ABANDONED',
+        error_reason: 'the analysis stopped and could not be resumed; the quota unit was given back',
+        completed_at: now,
+      })
+      .where('status', 'not in', FINAL)
+      .where((eb) =>
+        eb.or([
+          eb.and([
+            eb('attempts', '>=', opts.maxDeliver),
+            eb('claimed_at', '<', new Date(now.getTime() - opts.jobMs)),
+          ]),
+          eb('created_at', '<', new Date(now.getTime() - opts.lifetimeMs)),
+        ]),
+      )
+      .returning(['id', 'chart_id', 'user_id', 'reservation_id', 'error_code', 'error_reason'])
+      .execute();
+    const events = rows.map((r) =>
+      makeEvent(
+        AnalysisFailed,
+        {
+          analysisId: r.id,
+          chartId: r.chart_id,
+          userId: r.user_id,
+          reservationId: r.reservation_id,
+          code: r.error_code!,
+          reason: r.error_reason!,
+          failedAt: now.toISOString(),
+        },
+        { source: SERVICE, subject: r.id },
+      ),
+    );
+    for (const e of events) await enqueueEvent(trx, e);
+    return events;
+  });
 }
 
 /** Total analyses of a user (optionally of one chart). */

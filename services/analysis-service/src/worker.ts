@@ -164,6 +164,7 @@ export class AnalysisWorker {
       .set((eb) => ({
         attempts: attempt,
         status: 'downloading',
+        claimed_at: new Date(),
         downloading_at: eb.fn.coalesce('analyses.downloading_at', eb.val(new Date())),
       }))
       .whereRef('known_charts.chart_id', '=', 'analyses.chart_id')

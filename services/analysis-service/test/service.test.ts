@@ -110,6 +110,7 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
       ANALYSIS_ACK_WAIT_MS: '3000',
       ANALYSIS_MAX_ATTEMPTS: '3',
       ANALYSIS_RETRY_BACKOFF_MS: '50,100',
+      ANALYSIS_SWEEP_INTERVAL_MS: '100',
     };
     const rt = { bus: tb.bus, database: tdb.target, logger, env };
     services.push(await startQuotaService(rt));
@@ -315,6 +316,54 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
       fake.setDefault(undefined);
       analyst.inner = new BuiltinAnalyst();
     }
+  });
+
+  it('answers with the finished analysis when the request asks to wait', async () => {
+    analyst.inner = new BuiltinAnalyst();
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    const waitMs = 10_000;
+    const answer = await eventually(() =>
+      callRpc(
+        tb.bus,
+        AnalysisRequest,
+        { userId, chartId, options: { tradingStyle: 'day_trading' }, waitMs },
+        { timeoutMs: waitMs + 5_000 },
+      ).catch(() => null),
+    );
+    expect(answer.status).toBe('completed');
+    expect(answer.record).toMatchObject({ id: answer.analysisId, status: 'completed', userId, chartId });
+    expect(answer.record!.result!.recommendation).toMatch(/^(LONG|SHORT|NEUTRAL)$/);
+    expect(answer.quota.used).toBe(1);
+  });
+
+  it('fails an analysis whose last delivery died, gives its quota back and ignores a late result', async () => {
+    const gate = new GateAnalyst();
+    analyst.inner = gate;
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    const a = await eventually(() => request(userId, chartId).catch(() => null));
+    await eventually(() => gate.entered === 1);
+    expect(await used(userId)).toBe(1);
+    // As if this were the last delivery JetStream allows (3 attempts + 3), claimed an hour ago
+    // by a process that died: nothing would ever finish it.
+    await db.db
+      .updateTable('analyses')
+      .set({ attempts: 6, claimed_at: new Date(Date.now() - 3_600_000) })
+      .where('id', '=', a.analysisId)
+      .execute();
+    expect(await done(userId, a.analysisId)).toMatchObject({
+      status: 'failed',
+      error: { code: 'ABANDONED' },
+    });
+    await eventually(async () => (await used(userId)) === 0);
+
+    gate.open();
+    await eventually(async () => (await tempFiles()).length === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(completed.get(a.analysisId)).toBeUndefined();
+    expect((await callRpc(tb.bus, AnalysisGet, { userId, analysisId: a.analysisId })).status).toBe('failed');
+    analyst.inner = new BuiltinAnalyst();
   });
 
   it('purges a chart: analyses deleted, the running one fails and is refunded, idempotent and by owner only', async () => {

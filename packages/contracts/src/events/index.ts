@@ -119,8 +119,14 @@ export const AnalysisFailed = defineEvent(
     chartId: Id,
     userId: Id,
     reservationId: Id.nullable(),
-    code: z.string(),
-    reason: z.string(),
+    code: z
+      .string()
+      .describe(
+        'Machine-readable cause: UPSTREAM_ERROR, RATE_LIMITED, INVALID_OUTPUT, AUTH, INVALID_INPUT (the ' +
+          'analyst), TIMEOUT, IMAGE_UNAVAILABLE, IMAGE_TOO_LARGE, MARKET_DATA_UNAVAILABLE, CHART_NOT_FOUND, ' +
+          'CHART_DELETED, ABANDONED (nobody could finish it), INTERNAL. New codes may appear.',
+      ),
+    reason: z.string().describe('What happened, for people.'),
     failedAt: z.iso.datetime({ offset: true }),
   }),
   'An analysis failed; its quota reservation is released. Public contract for internal teams.',

@@ -29,6 +29,8 @@ export interface AnalysisTable {
   analysing_at: Date | null;
   /** Deliveries of the job so far. */
   attempts: Generated<number>;
+  /** When the latest delivery claimed the job. */
+  claimed_at: Date | null;
 }
 
 /** What analysis-service knows of charts, learnt from chart events. */
