@@ -38,6 +38,8 @@ export class OutboxRelay {
   private running?: Promise<void>;
   private again = false;
   private stopped = true;
+  private readonly published: string[] = [];
+  private deleting?: Promise<void>;
 
   constructor(
     private readonly db: Kysely<any>,
@@ -53,7 +55,7 @@ export class OutboxRelay {
 
   /**
    * Publishes events whose outbox rows were just committed, without reading them back, then
-   * deletes their rows in one statement. What fails to publish stays for the next pass. A pass
+   * deletes their rows. What fails to publish stays for the next pass. A pass
    * that picks a row up meanwhile publishes it again under the same id, which the bus drops.
    * Never throws: call it without awaiting.
    */
@@ -68,12 +70,29 @@ export class OutboxRelay {
         'publish after commit failed; will retry',
       );
     }
-    if (sent.length === 0) return;
-    await (this.db as Kysely<KitTables>)
-      .deleteFrom('outbox')
-      .where('id', 'in', sent)
-      .execute()
-      .catch((err) => this.logger.warn({ err }, 'published outbox rows not deleted; a pass will'));
+    if (sent.length > 0) await this.forget(sent);
+  }
+
+  /**
+   * Deletes published rows. Ids that arrive while a DELETE runs go into the next one, so under
+   * load one statement clears many events. Resolves once these ids are gone.
+   */
+  private forget(ids: readonly string[]): Promise<void> {
+    this.published.push(...ids);
+    this.deleting ??= this.deletePublished();
+    return this.deleting;
+  }
+
+  private async deletePublished(): Promise<void> {
+    while (this.published.length > 0) {
+      const ids = this.published.splice(0, 500);
+      await (this.db as Kysely<KitTables>)
+        .deleteFrom('outbox')
+        .where('id', 'in', ids)
+        .execute()
+        .catch((err) => this.logger.warn({ err }, 'published outbox rows not deleted; a pass will'));
+    }
+    this.deleting = undefined;
   }
 
   /** Publish now (called after a commit that enqueued events). */
@@ -164,5 +183,6 @@ export class OutboxRelay {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await this.deleting;
   }
 }
