@@ -1,5 +1,12 @@
 import type { EventEnvelope } from '@chartwright/contracts';
-import type { Kysely, Transaction } from 'kysely';
+import {
+  type Compilable,
+  type Kysely,
+  type OperationNodeSource,
+  type QueryCreator,
+  sql,
+  type Transaction,
+} from 'kysely';
 import type { Logger } from 'pino';
 import type { MessageBus } from './bus/types.js';
 import type { KitTables } from './db/kit-migrations.js';
@@ -20,6 +27,36 @@ export async function enqueueEvent(trx: Transaction<any> | Kysely<any>, event: E
       headers: JSON.stringify(headers) as never,
     })
     .execute();
+}
+
+/**
+ * Runs `statement` and, when it returns a row, writes `event` to the outbox: both in one SQL
+ * statement (a data-modifying CTE), as atomic as a transaction and one round trip instead of
+ * four. Returns whether the statement returned a row (and so the event was written).
+ */
+export async function executeWithEvent(
+  db: Kysely<any>,
+  statement: (qc: QueryCreator<any>) => OperationNodeSource & Compilable<unknown>,
+  event: EventEnvelope,
+): Promise<boolean> {
+  const written = await (db as Kysely<KitTables & { main: { id: unknown } }>)
+    .with('main', statement as never)
+    .insertInto('outbox')
+    .columns(['id', 'subject', 'payload', 'headers'])
+    .expression((eb) =>
+      eb
+        .selectFrom('main')
+        .select([
+          sql<string>`${event.id}::uuid`.as('id'),
+          sql<string>`${event.type}::text`.as('subject'),
+          sql<unknown>`${JSON.stringify(event)}::jsonb`.as('payload'),
+          sql<Record<string, string>>`${JSON.stringify(eventHeaders(event))}::jsonb`.as('headers'),
+        ])
+        .limit(1),
+    )
+    .returning('id')
+    .executeTakeFirst();
+  return written !== undefined;
 }
 
 export interface OutboxRelayOptions {

@@ -8,6 +8,7 @@ import {
   type Delivery,
   encodeEvent,
   enqueueEvent,
+  executeWithEvent,
   type MessageBus,
   makeEvent,
   migrateToLatest,
@@ -335,6 +336,48 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       expect(await new OutboxRelay(database.db, bus, logger).drain()).toBe(1);
       await eventually(() => seen.includes(bad.id));
       await sub.stop();
+    });
+
+    it('writes a statement and its event in one statement, and no event when nothing changed', async () => {
+      const e = registered('cte@example.com');
+      const written = await executeWithEvent(
+        database.db,
+        (qc) => qc.insertInto('effects').values({ event_id: e.id }).returning('event_id'),
+        e,
+      );
+      expect(written).toBe(true);
+      const none = registered('cte-none@example.com');
+      const nothing = await executeWithEvent(
+        database.db,
+        (qc) =>
+          qc
+            .updateTable('effects')
+            .set({ event_id: none.id })
+            .where('event_id', '=', newId())
+            .returning('event_id'),
+        none,
+      );
+      expect(nothing).toBe(false);
+      const queued = await database.db.selectFrom('outbox').select(['id', 'subject', 'payload']).execute();
+      expect(queued.map((r) => r.id)).toEqual([e.id]);
+      expect(queued[0]!.subject).toBe('user.registered');
+      expect(queued[0]!.payload).toMatchObject({ id: e.id, data: { email: 'cte@example.com' } });
+
+      // A failing statement leaves no event behind.
+      const dup = registered('cte-dup@example.com');
+      await expect(
+        executeWithEvent(
+          database.db,
+          (qc) =>
+            qc
+              .insertInto('effects')
+              .values({ event_id: null as never })
+              .returning('event_id'),
+          dup,
+        ),
+      ).rejects.toThrow();
+      expect(await database.db.selectFrom('outbox').select('id').execute()).toHaveLength(1);
+      expect(await new OutboxRelay(database.db, bus, logger).drain()).toBe(1);
     });
 
     it('applies a redelivered event once (inbox)', async () => {

@@ -17,7 +17,7 @@ import {
   applyOnce,
   callRpc,
   consumeEvents,
-  enqueueEvent,
+  executeWithEvent,
   makeEvent,
   newId,
   openServiceStore,
@@ -183,38 +183,40 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
             { source: SERVICE, subject: analysisId },
           );
           try {
-            await db.transaction().execute(async (trx) => {
-              await trx
-                .insertInto('analyses')
-                .values({
-                  id: analysisId,
-                  chart_id: req.chartId,
-                  user_id: req.userId,
-                  status: 'queued',
-                  symbol: chart.symbol,
-                  interval: chart.interval,
-                  prompt: req.prompt,
-                  trading_style: req.options.tradingStyle,
-                  include_risk_management: req.options.includeRiskManagement,
-                  confidence_threshold: req.options.confidenceThreshold ?? null,
-                  reservation_id: reservationId,
-                  result: null,
-                  recommendation: null,
-                  confidence: null,
-                  model: null,
-                  tokens_used: null,
-                  cost_usd: null,
-                  processing_ms: null,
-                  error_code: null,
-                  error_reason: null,
-                  completed_at: null,
-                  downloading_at: null,
-                  analysing_at: null,
-                  claimed_at: null,
-                })
-                .execute();
-              await enqueueEvent(trx, requested);
-            });
+            await executeWithEvent(
+              db,
+              (qc) =>
+                qc
+                  .insertInto('analyses')
+                  .values({
+                    id: analysisId,
+                    chart_id: req.chartId,
+                    user_id: req.userId,
+                    status: 'queued',
+                    symbol: chart.symbol,
+                    interval: chart.interval,
+                    prompt: req.prompt,
+                    trading_style: req.options.tradingStyle,
+                    include_risk_management: req.options.includeRiskManagement,
+                    confidence_threshold: req.options.confidenceThreshold ?? null,
+                    reservation_id: reservationId,
+                    result: null,
+                    recommendation: null,
+                    confidence: null,
+                    model: null,
+                    tokens_used: null,
+                    cost_usd: null,
+                    processing_ms: null,
+                    error_code: null,
+                    error_reason: null,
+                    completed_at: null,
+                    downloading_at: null,
+                    analysing_at: null,
+                    claimed_at: null,
+                  })
+                  .returning('id'),
+              requested,
+            );
           } catch (err) {
             await callRpc(rt.bus, QuotaRelease, { reservationId }).catch(() => undefined);
             throw err;

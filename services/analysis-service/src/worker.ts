@@ -11,7 +11,7 @@ import {
   type DataOf,
   type TradingStyle,
 } from '@chartwright/contracts';
-import { type Delivery, enqueueEvent, type Logger, makeEvent, type OutboxRelay } from '@chartwright/kit';
+import { type Delivery, executeWithEvent, type Logger, makeEvent, type OutboxRelay } from '@chartwright/kit';
 import { MarketDataError, snapshot } from '@chartwright/market';
 import type { ObjectStore } from '@chartwright/object-store';
 import { DownloadError, downloadToFile } from '@chartwright/safe-download';
@@ -391,28 +391,27 @@ export class AnalysisWorker {
       },
       { source: SERVICE, subject: data.analysisId },
     );
-    const saved = await this.deps.db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('analyses')
-        .set({
-          status: 'completed',
-          result: JSON.stringify(result) as never,
-          recommendation: result.recommendation,
-          confidence: result.confidence,
-          model,
-          tokens_used: tokensUsed,
-          cost_usd: costUsd ?? null,
-          processing_ms: processingMs,
-          completed_at: now,
-        })
-        .where('id', '=', data.analysisId)
-        .where('status', 'not in', FINAL)
-        .returning('id')
-        .executeTakeFirst();
-      if (!updated) return false;
-      await enqueueEvent(trx, event);
-      return true;
-    });
+    const saved = await executeWithEvent(
+      this.deps.db,
+      (qc) =>
+        qc
+          .updateTable('analyses')
+          .set({
+            status: 'completed',
+            result: JSON.stringify(result) as never,
+            recommendation: result.recommendation,
+            confidence: result.confidence,
+            model,
+            tokens_used: tokensUsed,
+            cost_usd: costUsd ?? null,
+            processing_ms: processingMs,
+            completed_at: now,
+          })
+          .where('id', '=', data.analysisId)
+          .where('status', 'not in', FINAL)
+          .returning('id'),
+      event,
+    );
     if (saved) void this.deps.relay.send([event]);
     this.deps.notifier.notify(data.analysisId, true);
   }
@@ -432,18 +431,17 @@ export class AnalysisWorker {
       },
       { source: SERVICE, subject: data.analysisId },
     );
-    const saved = await this.deps.db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('analyses')
-        .set({ status: 'failed', error_code: code, error_reason: reason, completed_at: now })
-        .where('id', '=', data.analysisId)
-        .where('status', 'not in', FINAL)
-        .returning('id')
-        .executeTakeFirst();
-      if (!updated) return false;
-      await enqueueEvent(trx, event);
-      return true;
-    });
+    const saved = await executeWithEvent(
+      this.deps.db,
+      (qc) =>
+        qc
+          .updateTable('analyses')
+          .set({ status: 'failed', error_code: code, error_reason: reason, completed_at: now })
+          .where('id', '=', data.analysisId)
+          .where('status', 'not in', FINAL)
+          .returning('id'),
+      event,
+    );
     if (saved) void this.deps.relay.send([event]);
     this.deps.notifier.notify(data.analysisId, true);
   }
