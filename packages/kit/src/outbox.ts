@@ -59,6 +59,12 @@ export async function executeWithEvent(
   return written !== undefined;
 }
 
+/**
+ * `= any($1)` with one array parameter: the same SQL text for any number of ids, so it stays one
+ * prepared statement (an `in (...)` list is a new statement for every length).
+ */
+const anyOf = (ids: readonly string[]) => sql<string>`any(${[...ids]}::uuid[])`;
+
 export interface OutboxRelayOptions {
   /** How often to look for unpublished events when nothing kicks the relay. */
   intervalMs?: number;
@@ -125,7 +131,7 @@ export class OutboxRelay {
       const ids = this.published.splice(0, 500);
       await (this.db as Kysely<KitTables>)
         .deleteFrom('outbox')
-        .where('id', 'in', ids)
+        .where('id', '=', anyOf(ids))
         .execute()
         .catch((err) => this.logger.warn({ err }, 'published outbox rows not deleted; a pass will'));
     }
@@ -210,7 +216,7 @@ export class OutboxRelay {
           .execute();
         this.logger.warn({ err, id: row.id, subject: row.subject }, 'outbox publish failed');
       }
-      if (sent.length) await trx.deleteFrom('outbox').where('id', 'in', sent).execute();
+      if (sent.length) await trx.deleteFrom('outbox').where('id', '=', anyOf(sent)).execute();
       // Committed either way, so the sent ones are not sent again and the failures are counted.
       return { sent: sent.length, failed: rows.length - sent.length };
     });
