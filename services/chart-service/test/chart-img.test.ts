@@ -179,10 +179,33 @@ describe('ChartImgClient against a server answering like chart-img.com', () => {
     for (const [status, answer, code, message] of cases) {
       // A fresh client per case: a 429 drains its bucket.
       fake.script.push([status, answer]);
-      const err = await failure(make({ plan: 'ULTRA' }).store(body));
+      const err = await failure(make({ plan: 'ULTRA', retries: 0 }).store(body));
       expect(err.code, `HTTP ${status}`).toBe(code);
       expect(err.message).toMatch(message);
     }
+  });
+
+  it('tries transient answers again (409, 5xx) with backoff, but not mistakes, and gives up after the bound', async () => {
+    const body = make().prepare(config());
+    fake.requests.length = 0;
+    fake.script.push([500, { message: 'Something Went Wrong' }], [409, { message: 'Session Disconnected' }]);
+    const stored = await make({ plan: 'ULTRA', retryBaseMs: 20 }).store(body);
+    expect(stored.url).toMatch(/^https:\/\/r2\.chart-img\.com\//);
+    expect(fake.requests).toHaveLength(3);
+
+    fake.requests.length = 0;
+    fake.script.push(
+      ...Array.from({ length: 3 }, () => [504, { message: 'External Request Timeout' }] as [number, unknown]),
+    );
+    const timedOut = await failure(make({ plan: 'ULTRA', retryBaseMs: 20 }).store(body));
+    expect(timedOut.code).toBe('TIMEOUT');
+    expect(fake.requests).toHaveLength(3);
+
+    fake.requests.length = 0;
+    fake.script.push([422, 'Invalid Symbol']);
+    const wrong = await failure(make({ plan: 'ULTRA', retryBaseMs: 20 }).store(body));
+    expect(wrong.code).toBe('VALIDATION_ERROR');
+    expect(fake.requests).toHaveLength(1);
   });
 
   it('answers its real checks: wrong key, unknown symbol, plan limits enforced by the server', async () => {

@@ -475,7 +475,8 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
 
     it('gives the reservation back when chart-img.com fails, and maps its errors', async () => {
       const userId = await pro();
-      fake.script.push([500, { message: 'Something Went Wrong' }]);
+      // Tried three times (two retries), then reported.
+      for (let i = 0; i < 3; i++) fake.script.push([500, { message: 'Something Went Wrong' }]);
       const err = await failure(generate(userId, sample));
       expect(err.code).toBe('UPSTREAM_ERROR');
       fake.script.push([422, { message: 'Invalid Symbol' }]);

@@ -23,7 +23,14 @@ export interface ChartImgOptions {
   maxQueueMs?: number;
   fetch?: typeof globalThis.fetch;
   now?: () => number;
+  /** Tries again after a transient answer (409 session disconnected, 5xx, unreachable); default 2. */
+  retries?: number;
+  /** Wait before retry n is this × 2^n ms; default 500. */
+  retryBaseMs?: number;
 }
+
+/** Answers that say "try again": a dropped browser session, server errors, gateway timeouts. */
+const TRANSIENT = new Set([409, 500, 502, 503, 504]);
 
 /** The body of `POST /v2/tradingview/advanced-chart[/storage]`. */
 export interface ChartImgRequest {
@@ -78,6 +85,8 @@ export class ChartImgClient {
   readonly #fetch: typeof globalThis.fetch;
   readonly #now: () => number;
   readonly #bucket: TokenBucket;
+  readonly #retries: number;
+  readonly #retryBaseMs: number;
 
   constructor(opts: ChartImgOptions) {
     this.plan = opts.plan ?? 'BASIC';
@@ -88,6 +97,8 @@ export class ChartImgClient {
     this.#maxQueueMs = opts.maxQueueMs ?? 5_000;
     this.#fetch = opts.fetch ?? globalThis.fetch;
     this.#now = opts.now ?? Date.now;
+    this.#retries = opts.retries ?? 2;
+    this.#retryBaseMs = opts.retryBaseMs ?? 500;
     // 5% under the plan's rate: requests spaced exactly 1/rate apart can arrive closer than that.
     this.#bucket = new TokenBucket(this.limits.perSecond * 0.95, this.limits.burst, this.#now);
   }
@@ -138,8 +149,29 @@ export class ChartImgClient {
     return { from: new Date(to.getTime() - days * 86_400_000).toISOString(), to: to.toISOString() };
   }
 
-  /** Renders and stores on chart-img.com; returns the image's CDN link. */
+  /**
+   * Renders and stores on chart-img.com; returns the image's CDN link. Transient failures are
+   * tried again (each try waits its turn under the plan's rate), up to `retries` times and
+   * within `timeoutMs` altogether.
+   */
   async store(body: ChartImgRequest, signal?: AbortSignal): Promise<ChartImgStored> {
+    const started = this.#now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#storeOnce(body, signal);
+      } catch (err) {
+        const transient = err instanceof TransientError;
+        const cause = transient ? err.error : err;
+        const delay = this.#retryBaseMs * 2 ** attempt;
+        // All tries together stay within one request's timeout.
+        const late = this.#now() - started + delay >= this.#timeoutMs;
+        if (!transient || attempt >= this.#retries || late || signal?.aborted) throw cause;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async #storeOnce(body: ChartImgRequest, signal?: AbortSignal): Promise<ChartImgStored> {
     const wait = this.#bucket.reserve(this.#maxQueueMs);
     if (wait === null) {
       const retry = Math.ceil(this.#bucket.waitMs() / 1000);
@@ -162,14 +194,18 @@ export class ChartImgClient {
         redirect: 'error',
       });
     } catch (err) {
+      // Our own deadline is spent: no retry.
       if (timeout.aborted)
         throw new ServiceError('TIMEOUT', `chart-img.com did not answer in ${this.#timeoutMs} ms`);
-      throw new ServiceError('UPSTREAM_ERROR', `chart-img.com is unreachable: ${(err as Error).message}`);
+      throw new TransientError(
+        new ServiceError('UPSTREAM_ERROR', `chart-img.com is unreachable: ${(err as Error).message}`),
+      );
     }
     const text = await res.text().catch(() => '');
     if (!res.ok) {
       if (res.status === 429) this.#bucket.drain();
-      throw chartImgError(res.status, text, res.headers.get('retry-after'));
+      const error = chartImgError(res.status, text, res.headers.get('retry-after'));
+      throw TRANSIENT.has(res.status) ? new TransientError(error) : error;
     }
     let answer: z.infer<typeof StorageAnswer>;
     try {
@@ -267,6 +303,13 @@ interface ChartImgIssue {
 }
 
 /** chart-img.com's error answers as our API errors. */
+/** Carries an answer worth another try. */
+class TransientError extends Error {
+  constructor(readonly error: ServiceError) {
+    super(error.message);
+  }
+}
+
 export function chartImgError(status: number, text: string, retryAfter: string | null): ServiceError {
   let body: unknown;
   try {
