@@ -26,6 +26,7 @@ import {
 import {
   callRpc,
   enqueueEvent,
+  executeWithEvent,
   failpoint,
   type Logger,
   type MessageBus,
@@ -271,14 +272,17 @@ export class Charts {
           expiresAt: stored.expiresAt?.toISOString() ?? null,
         };
       }
-      await this.d.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('charts')
-          .values({ ...row, config: JSON.stringify(row.config) as never })
-          .execute();
-        await enqueueEvent(trx, makeEvent(ChartGenerated, event, { source: SOURCE, subject: chartId }));
-      });
-      this.d.relay.kick();
+      const generated = makeEvent(ChartGenerated, event, { source: SOURCE, subject: chartId });
+      await executeWithEvent(
+        this.d.db,
+        (qc) =>
+          qc
+            .insertInto('charts')
+            .values({ ...row, config: JSON.stringify(row.config) as never })
+            .returning('id'),
+        generated,
+      );
+      void this.d.relay.send([generated]);
       const link = this.#link(row, generatedAt);
       return {
         chartId,
