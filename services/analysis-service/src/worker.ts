@@ -9,19 +9,20 @@ import {
   type AnalysisResult,
   ChartConfig,
   type DataOf,
+  type EventEnvelope,
   type TradingStyle,
 } from '@chartwright/contracts';
 import { type Delivery, executeWithEvent, type Logger, makeEvent, type OutboxRelay } from '@chartwright/kit';
 import { MarketDataError, snapshot } from '@chartwright/market';
 import type { ObjectStore } from '@chartwright/object-store';
 import { DownloadError, downloadToFile } from '@chartwright/safe-download';
-import type { Kysely } from 'kysely';
+import type { Kysely, Updateable } from 'kysely';
 import { BuiltinAnalyst } from './analyst/builtin.js';
 import { AnalystError } from './analyst/errors.js';
 import { ground } from './analyst/grounding.js';
 import type { Analyst, ChartMediaType } from './analyst/types.js';
 import type { AnalysisConfig } from './config.js';
-import type { AnalysisDb } from './db/schema.js';
+import type { AnalysisDb, AnalysisTable } from './db/schema.js';
 import { type ChartBars, type ChartSeries, readingsOf } from './market.js';
 import { type ChartRow, FINAL, type Notifier, SERVICE } from './store.js';
 import { tempImagePath } from './tempfiles.js';
@@ -391,29 +392,21 @@ export class AnalysisWorker {
       },
       { source: SERVICE, subject: data.analysisId },
     );
-    const saved = await executeWithEvent(
-      this.deps.db,
-      (qc) =>
-        qc
-          .updateTable('analyses')
-          .set({
-            status: 'completed',
-            result: JSON.stringify(result) as never,
-            recommendation: result.recommendation,
-            confidence: result.confidence,
-            model,
-            tokens_used: tokensUsed,
-            cost_usd: costUsd ?? null,
-            processing_ms: processingMs,
-            completed_at: now,
-          })
-          .where('id', '=', data.analysisId)
-          .where('status', 'not in', FINAL)
-          .returning('id'),
+    await this.finish(
+      data.analysisId,
+      {
+        status: 'completed',
+        result: JSON.stringify(result) as never,
+        recommendation: result.recommendation,
+        confidence: result.confidence,
+        model,
+        tokens_used: tokensUsed,
+        cost_usd: costUsd ?? null,
+        processing_ms: processingMs,
+        completed_at: now,
+      },
       event,
     );
-    if (saved) void this.deps.relay.send([event]);
-    this.deps.notifier.notify(data.analysisId, true);
   }
 
   async fail(data: DataOf<typeof AnalysisRequested>, code: string, reason: string): Promise<void> {
@@ -431,18 +424,34 @@ export class AnalysisWorker {
       },
       { source: SERVICE, subject: data.analysisId },
     );
+    await this.finish(
+      data.analysisId,
+      { status: 'failed', error_code: code, error_reason: reason, completed_at: now },
+      event,
+    );
+  }
+
+  /**
+   * Saves the final state with its event, unless an earlier delivery already finished the
+   * analysis (exactly one result), then publishes the event and wakes the waiters.
+   */
+  private async finish(
+    analysisId: string,
+    changes: Updateable<AnalysisTable>,
+    event: EventEnvelope,
+  ): Promise<void> {
     const saved = await executeWithEvent(
       this.deps.db,
       (qc) =>
         qc
           .updateTable('analyses')
-          .set({ status: 'failed', error_code: code, error_reason: reason, completed_at: now })
-          .where('id', '=', data.analysisId)
+          .set(changes)
+          .where('id', '=', analysisId)
           .where('status', 'not in', FINAL)
           .returning('id'),
       event,
     );
     if (saved) void this.deps.relay.send([event]);
-    this.deps.notifier.notify(data.analysisId, true);
+    this.deps.notifier.notify(analysisId, true);
   }
 }
