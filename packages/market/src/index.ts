@@ -29,7 +29,12 @@ export { CachedProvider, type CachedProviderOptions } from './providers/cached.j
 export { FileProvider, parseCsv, parseJson } from './providers/file.js';
 export { type BarsRequest, type MarketDataProvider, requestedBars } from './providers/provider.js';
 export { RoutingProvider } from './providers/routing.js';
-export { generateBars, SyntheticProvider, type SyntheticProviderOptions } from './providers/synthetic.js';
+export {
+  generateBars,
+  SyntheticProvider,
+  type SyntheticProviderOptions,
+  seededRandom,
+} from './providers/synthetic.js';
 export { type MarketSnapshot, SNAPSHOT_LOOKBACK, SNAPSHOT_WINDOW, snapshot } from './snapshot.js';
 export { STUDIES, STUDY_NAMES } from './studies/catalogue.js';
 export { lastValue } from './studies/compute.js';

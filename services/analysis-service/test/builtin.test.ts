@@ -1,4 +1,5 @@
 import { AnalystOutput } from '@chartwright/contracts';
+import { seededRandom } from '@chartwright/market';
 import { describe, expect, it } from 'vitest';
 import { analyseBars, BuiltinAnalyst, ground, pivotLevels } from '../src/analyst/index.js';
 import type { AnalystBar } from '../src/analyst/types.js';
@@ -6,21 +7,9 @@ import type { AnalystBar } from '../src/analyst/types.js';
 const H = 3_600_000;
 const T0 = Date.UTC(2025, 0, 1);
 
-/** Mulberry32, so the "random" bars are fixed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Fixed bars: a drift per bar, ±1% noise and, for a range, a pull back towards 100. */
 function series(n: number, drift: number, revert = 0, seed = 2): AnalystBar[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const bars: AnalystBar[] = [];
   let close = 100;
   for (let i = 0; i < n; i++) {

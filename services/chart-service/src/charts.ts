@@ -37,7 +37,7 @@ import {
 } from '@chartwright/kit';
 import { resolveDrawing, resolveStudy } from '@chartwright/market';
 import { chartObjectKey, type ObjectStore, signObjectUrl } from '@chartwright/object-store';
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { z } from 'zod';
 import { type ChartImgClient, catalogueToServiceError } from './chart-img/index.js';
 import type { ChartServiceConfig } from './config.js';
@@ -409,21 +409,8 @@ export class Charts {
         .where('status', '!=', 'stored')
         .where('object_key', 'is', null)
         .where('expires_at', '<=', now);
-    const [rows, count] = await Promise.all([
-      query
-        .selectAll()
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(q.limit)
-        .offset(q.offset)
-        .execute(),
-      query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    const total = Number(count.n);
-    return {
-      charts: rows.map((r) => this.#item(r, now)),
-      pagination: { total, limit: q.limit, offset: q.offset, hasMore: q.offset + rows.length < total },
-    };
+    const { rows, pagination } = await newestFirst(query, q);
+    return { charts: rows.map((r) => this.#item(r, now)), pagination };
   }
 
   async #row(userId: string, chartId: string): Promise<ChartRow> {
@@ -541,21 +528,8 @@ export class Charts {
 
   async listTemplates(userId: string, q: TemplateListQuery): Promise<TemplateListResponse> {
     const base = this.d.db.selectFrom('templates').where('user_id', '=', userId);
-    const [rows, count] = await Promise.all([
-      base
-        .selectAll()
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(q.limit)
-        .offset(q.offset)
-        .execute(),
-      base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-    ]);
-    const total = Number(count.n);
-    return {
-      templates: rows.map((t) => this.#template(t)),
-      pagination: { total, limit: q.limit, offset: q.offset, hasMore: q.offset + rows.length < total },
-    };
+    const { rows, pagination } = await newestFirst(base, q);
+    return { templates: rows.map((t) => this.#template(t)), pagination };
   }
 
   async getTemplate(userId: string, templateId: string): Promise<ChartTemplate> {
@@ -577,4 +551,34 @@ export class Charts {
       .executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw templateNotFound();
   }
+}
+
+/** A query before its `select`: no columns chosen yet. */
+type NoColumns = Record<never, never>;
+
+/** One page of a user's charts or templates, newest first, with its pagination block. */
+async function newestFirst<T extends 'charts' | 'templates'>(
+  query: SelectQueryBuilder<ChartDb, T, NoColumns>,
+  page: { limit: number; offset: number },
+): Promise<{
+  rows: Selectable<ChartDb[T]>[];
+  pagination: { total: number; limit: number; offset: number; hasMore: boolean };
+}> {
+  // Both tables have these columns; the generic table type cannot show it.
+  const q = query as unknown as SelectQueryBuilder<ChartDb, 'charts', NoColumns>;
+  const [rows, count] = await Promise.all([
+    q
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute(),
+    q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  const total = Number(count.n);
+  return {
+    rows: rows as unknown as Selectable<ChartDb[T]>[],
+    pagination: { ...page, total, hasMore: page.offset + rows.length < total },
+  };
 }

@@ -47,8 +47,8 @@ function hash(s: string): number {
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
-/** mulberry32: small, fast, good enough for charts. */
-function rng(seed: number): () => number {
+/** mulberry32: a small, fast, seeded source of numbers in [0, 1), good enough for charts and tests. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -66,7 +66,7 @@ export function generateBars(
   opts: { seed?: number; end?: number } = {},
 ): Bar[] {
   const seed = opts.seed ?? 1;
-  const rand = rng(hash(`${symbol}|${interval}|${seed}`));
+  const rand = seededRandom(hash(`${symbol}|${interval}|${seed}`));
   const gauss = () => {
     const u = 1 - rand();
     const v = rand();
@@ -74,7 +74,7 @@ export function generateBars(
   };
 
   // Price level depends on the ticker only, so every interval of a symbol looks alike.
-  const level = rng(hash(splitSymbol(symbol).ticker))();
+  const level = seededRandom(hash(splitSymbol(symbol).ticker))();
   const lastPrice = 10 ** (0.5 + level * 4.5);
   // About 3% daily volatility, scaled by the square root of the bar length.
   const sigma = Math.min(0.25, 0.03 * Math.sqrt(intervalMs(interval) / 86_400_000));

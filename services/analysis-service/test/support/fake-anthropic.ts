@@ -59,17 +59,8 @@ const ERROR_TYPES: Record<number, string> = {
   529: 'overloaded_error',
 };
 
-/** Mulberry32: a small deterministic PRNG for reproducible chaos runs. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible chaos runs use the same seeded source as the synthetic market data. */
+export { seededRandom } from '@chartwright/market';
 
 /** The API key a request carries: `x-api-key`, or `Authorization: Bearer` as newer SDKs send it. */
 export function credentialOf(headers: IncomingHttpHeaders): string | undefined {
