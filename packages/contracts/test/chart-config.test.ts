@@ -17,4 +17,12 @@ describe('ChartConfig', () => {
   it('rejects a symbol without an exchange', () => {
     expect(ChartConfig.safeParse({ symbol: 'BTCUSDT', interval: '1h' }).success).toBe(false);
   });
+  it('accepts IANA time zones and rejects anything else', () => {
+    const tz = (timezone: string) =>
+      ChartConfig.safeParse({ symbol: 'BINANCE:BTCUSDT', interval: '1h', timezone }).success;
+    for (const ok of ['Etc/UTC', 'UTC', 'America/New_York', 'Asia/Kolkata', 'America/Argentina/Buenos_Aires'])
+      expect(tz(ok), ok).toBe(true);
+    for (const bad of ['Mars/Olympus', '+05:00', 'America/New York', '', '../etc/passwd'])
+      expect(tz(bad), bad).toBe(false);
+  });
 });

@@ -50,6 +50,27 @@ export const MarketSymbol = z
   .max(64)
   .regex(/^[A-Z0-9_]{1,24}:[A-Z0-9._!-]{1,32}$/, 'must look like EXCHANGE:TICKER, e.g. BINANCE:BTCUSDT');
 
+/** Whether this runtime knows `name` as an IANA time zone (`Etc/UTC`, `America/New_York`). */
+function isTimeZone(name: string): boolean {
+  // Offsets such as `+05:00` are accepted by newer runtimes but are not IANA names.
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone for a chart's time axis; UTC when absent. */
+export const TimeZone = z
+  .string()
+  .max(64)
+  .refine(isTimeZone, 'must be an IANA time zone, e.g. Etc/UTC or America/New_York')
+  .describe(
+    'IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC',
+  );
+
 const InputValue = z.union([z.number(), z.string().max(200), z.boolean(), z.null()]);
 const Inputs = z.record(z.string().max(64), InputValue);
 
@@ -80,7 +101,8 @@ export const ChartConfig = z.object({
   height: z.number().int().min(300).max(1920).default(675),
   format: ImageFormat.default('png'),
   renderer: Renderer.optional(),
-  timezone: z.string().max(64).optional(),
+  /** The time axis's zone for intraday charts (daily and longer bars are labelled by date). */
+  timezone: TimeZone.optional(),
   studies: z.array(Study).max(25).default([]),
   drawings: z.array(Drawing).max(50).default([]),
 });

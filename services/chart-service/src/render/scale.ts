@@ -54,18 +54,54 @@ const FIXED_STEPS = [
 ];
 const MONTH_STEPS = [1, 3, 6, 12, 24, 60];
 
+const isUtc = (timeZone: string | undefined) =>
+  !timeZone || /^(etc\/)?(utc|gmt|uct|zulu|universal)$/i.test(timeZone);
+
 /**
- * Time-axis ticks at round times (hours, days, months, years, in UTC) for bars at `times`, spaced at
- * least `minPx` apart when the axis is `width` pixels wide.
+ * The wall-clock time in `timeZone` of each UTC time, as a UTC epoch (so `getUTCHours()` reads the
+ * local hour). One formatter, asked once per distinct quarter hour: offsets never change in between.
+ */
+export function wallTimes(times: readonly number[], timeZone: string | undefined): number[] {
+  if (isUtc(timeZone)) return [...times];
+  const f = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+  });
+  const offsets = new Map<number, number>();
+  return times.map((t) => {
+    const quarter = Math.floor(t / (15 * MIN));
+    let offset = offsets.get(quarter);
+    if (offset === undefined) {
+      const at = quarter * 15 * MIN;
+      const p: Record<string, number> = {};
+      for (const part of f.formatToParts(at)) if (part.type !== 'literal') p[part.type] = Number(part.value);
+      offset = Date.UTC(p.year!, p.month! - 1, p.day!, p.hour!, p.minute!) - at;
+      offsets.set(quarter, offset);
+    }
+    return t + offset;
+  });
+}
+
+/**
+ * Time-axis ticks at round times (hours, days, months, years) for bars at `times`, spaced at least
+ * `minPx` apart when the axis is `width` pixels wide. Intraday bars are labelled in `timeZone`
+ * (default UTC); a daily or longer bar is a calendar day, labelled with its own date.
  */
 export function timeTicks(
-  times: readonly number[],
+  utcTimes: readonly number[],
   interval: Interval,
   width: number,
   minPx = 80,
+  timeZone?: string,
 ): TimeTick[] {
-  const n = times.length;
+  const n = utcTimes.length;
   if (n === 0) return [];
+  const times = intervalMs(interval) < DAY ? wallTimes(utcTimes, timeZone) : utcTimes;
   const span = intervalMs(interval) * n;
   const maxTicks = Math.max(2, Math.floor(width / minPx));
   const barMs = intervalMonths(interval) ? Number.POSITIVE_INFINITY : intervalMs(interval);

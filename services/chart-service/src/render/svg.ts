@@ -295,6 +295,7 @@ export function renderSvg(input: RenderInput): string {
     config.interval,
     right - left,
     Math.max(70, fs * 7),
+    config.timezone,
   );
   const grid: string[] = [];
   const timeLabels: string[] = [];
