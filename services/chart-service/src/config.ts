@@ -23,6 +23,8 @@ const ChartEnv = z.object({
   CHART_IMG_BASE_URL: env.url().default('https://api.chart-img.com'),
   /** Your chart-img.com plan: its size, studies+drawings and rate limits are checked before sending. */
   CHART_IMG_PLAN: ChartImgPlan.default('BASIC'),
+  /** chart-img.com requests a UTC day, counted across replicas; 0 means the plan's (BASIC 50 … ENTERPRISE 5,000). */
+  CHART_IMG_DAILY_LIMIT: env.int(0, 0, 10_000_000),
   CHART_IMG_TIMEOUT_MS: env.int(30_000, 1_000, 120_000),
   /** Longest wait for chart-img.com's rate limit before a request is refused with 429. */
   CHART_IMG_MAX_QUEUE_MS: env.int(5_000, 0, 120_000),
@@ -57,6 +59,7 @@ export function loadChartConfig(source: Record<string, string | undefined>, embe
       plan: e.CHART_IMG_PLAN,
       timeoutMs: e.CHART_IMG_TIMEOUT_MS,
       maxQueueMs: e.CHART_IMG_MAX_QUEUE_MS,
+      perDay: e.CHART_IMG_DAILY_LIMIT,
     },
     signing: signingConfigFromEnv(source),
     reservationTtlSeconds: e.CHART_RESERVATION_TTL_SECONDS,

@@ -23,7 +23,7 @@ import {
   stopAll,
 } from '@chartwright/kit';
 import { openObjectStore } from '@chartwright/object-store';
-import { ChartImgClient } from './chart-img/index.js';
+import { ChartImgClient, PostgresDailyAllowance } from './chart-img/index.js';
 import { Charts } from './charts.js';
 import { loadChartConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
@@ -48,7 +48,11 @@ export const startChartService: ServiceFactory = async (rt): Promise<RunningServ
   const db = database.db;
   const pool = new RenderPool(config.render);
   const chartImg = config.chartImg.apiKey
-    ? new ChartImgClient({ ...config.chartImg, apiKey: config.chartImg.apiKey })
+    ? new ChartImgClient({
+        ...config.chartImg,
+        apiKey: config.chartImg.apiKey,
+        allowance: new PostgresDailyAllowance(db),
+      })
     : undefined;
   if (chartImg) logger.info({ plan: chartImg.plan }, 'chart-img.com renderer enabled');
   const charts = new Charts({

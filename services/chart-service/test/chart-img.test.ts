@@ -167,7 +167,9 @@ describe('ChartImgClient against a server answering like chart-img.com', () => {
       [409, { message: 'Session Disconnected' }, 'UPSTREAM_ERROR', /Session Disconnected/],
       [500, { message: 'Something Went Wrong' }, 'UPSTREAM_ERROR', /Something Went Wrong/],
       [504, { message: 'External Request Timeout' }, 'TIMEOUT', /External Request Timeout/],
-      [429, { message: 'Limit Exceeded' }, 'RATE_LIMIT_EXCEEDED', /Limit Exceeded/],
+      [429, { message: 'Too Many Requests' }, 'RATE_LIMIT_EXCEEDED', /Too Many Requests/],
+      // The daily cap: said plainly, with when it returns and what works now.
+      [429, { message: 'Limit Exceeded' }, 'RATE_LIMIT_EXCEEDED', /3000 charts a day.*00:00 UTC.*"builtin"/],
       [
         422,
         [{ value: 'X', msg: 'Invalid value', param: 'studies[0].name', location: 'body' }],

@@ -485,6 +485,61 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
       expect(limit.message).toContain('Exceed Max Usage Resolution Limit (1920x1080)');
       expect((await callRpc(bus, QuotaGet, { userId })).charts.used).toBe(0);
     });
+
+    it("keeps to the account's daily allowance across replicas and restarts, and says when it returns", async () => {
+      // A second account, so this test's count starts at zero whatever ran before.
+      const daily = await startFakeChartImg({ apiKey: 'daily-key', plan: 'PRO', perDay: 5 });
+      const replica = (limit: string) =>
+        startChartService({
+          bus,
+          database: tdb.target,
+          logger,
+          env: {
+            ...env,
+            CHART_IMG_API_KEY: 'daily-key',
+            CHART_IMG_BASE_URL: daily.url,
+            CHART_IMG_PLAN: 'PRO',
+            CHART_IMG_DAILY_LIMIT: limit,
+          },
+        });
+      await charts.stop();
+      try {
+        const userId = await pro();
+        const a = await replica('3');
+        for (let i = 0; i < 2; i++) await generate(userId, sample);
+        await a.stop();
+        // A fresh process knows what the first one used.
+        const [b, c] = await Promise.all([replica('3'), replica('3')]);
+        const results = await Promise.allSettled([generate(userId, sample), generate(userId, sample)]);
+        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        const refused = (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+        expect(refused).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED' });
+        expect(refused.message).toContain('3 charts a day');
+        const midnight = new Date().setUTCHours(24, 0, 0, 0);
+        const retry = (refused.details as { retryAfterSeconds: number }).retryAfterSeconds;
+        expect(Math.abs(retry - (midnight - Date.now()) / 1000)).toBeLessThan(60);
+        expect(daily.requests).toHaveLength(3);
+        expect((await callRpc(bus, QuotaGet, { userId })).charts.used).toBe(3);
+        await Promise.all([b.stop(), c.stop()]);
+
+        // Configured above what chart-img.com allows: its own "Limit Exceeded" ends the day for all.
+        const d = await replica('10');
+        await generate(userId, sample);
+        await generate(userId, sample);
+        expect((await failure(generate(userId, sample))).code).toBe('RATE_LIMIT_EXCEEDED');
+        expect((await failure(generate(userId, sample))).message).toContain('10 charts a day');
+        expect(daily.requests).toHaveLength(6);
+        await d.stop();
+      } finally {
+        await daily.close();
+        charts = await startChartService({
+          bus,
+          database: tdb.target,
+          logger,
+          env: { ...env, CHART_IMG_API_KEY: 'k', CHART_IMG_BASE_URL: fake.url, CHART_IMG_PLAN: 'PRO' },
+        });
+      }
+    });
   });
   describe('with Binance market data', () => {
     let server: Server;

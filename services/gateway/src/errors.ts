@@ -56,6 +56,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
     if (err instanceof ApiError) return sendError(reply, err.code, err.message, err.details);
     if (err instanceof ServiceError) {
       if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');
+      // A service that knows when to come back (an upstream's rate or daily limit) says so.
+      const retry = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (typeof retry === 'number' && retry > 0) reply.header('retry-after', String(Math.ceil(retry)));
       return sendError(reply, err.code, err.message, err.details);
     }
     if (hasZodFastifySchemaValidationErrors(err)) {

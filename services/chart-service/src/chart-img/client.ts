@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChartConfig, Drawing, Study } from '@chartwright/contracts';
 import { ServiceError } from '@chartwright/kit';
 import {
@@ -27,6 +28,21 @@ export interface ChartImgOptions {
   retries?: number;
   /** Wait before retry n is this × 2^n ms; default 500. */
   retryBaseMs?: number;
+  /** Requests a UTC day; default the plan's. */
+  perDay?: number;
+  /** Where the day's requests are counted; without it they are not limited client-side. */
+  allowance?: DailyAllowance;
+}
+
+/**
+ * chart-img.com's requests per day, counted where every replica sees them (chart-img.com caps an
+ * account's requests a day by plan and answers 429 `Limit Exceeded` beyond).
+ */
+export interface DailyAllowance {
+  /** Takes one request from `account`'s allowance of `limit` on `day`; false when it is spent. */
+  take(account: string, day: string, limit: number): Promise<boolean>;
+  /** Marks `day`'s allowance as spent (chart-img.com said so). */
+  spend(account: string, day: string, limit: number): Promise<void>;
 }
 
 /** Answers that say "try again": a dropped browser session, server errors, gateway timeouts. */
@@ -87,6 +103,10 @@ export class ChartImgClient {
   readonly #bucket: TokenBucket;
   readonly #retries: number;
   readonly #retryBaseMs: number;
+  readonly #perDay: number;
+  readonly #allowance: DailyAllowance | undefined;
+  /** Counts are kept per chart-img.com account; the key itself is not stored. */
+  readonly #account: string;
 
   constructor(opts: ChartImgOptions) {
     this.plan = opts.plan ?? 'BASIC';
@@ -99,6 +119,9 @@ export class ChartImgClient {
     this.#now = opts.now ?? Date.now;
     this.#retries = opts.retries ?? 2;
     this.#retryBaseMs = opts.retryBaseMs ?? 500;
+    this.#perDay = opts.perDay || this.limits.perDay;
+    this.#allowance = opts.allowance;
+    this.#account = createHash('sha256').update(opts.apiKey).digest('hex').slice(0, 16);
     // 5% under the plan's rate: requests spaced exactly 1/rate apart can arrive closer than that.
     this.#bucket = new TokenBucket(this.limits.perSecond * 0.95, this.limits.burst, this.#now);
   }
@@ -182,6 +205,9 @@ export class ChartImgClient {
       );
     }
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const day = new Date(this.#now()).toISOString().slice(0, 10);
+    if (this.#allowance && !(await this.#allowance.take(this.#account, day, this.#perDay)))
+      throw this.#dailyLimitReached();
 
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     let res: Response;
@@ -203,6 +229,10 @@ export class ChartImgClient {
     }
     const text = await res.text().catch(() => '');
     if (!res.ok) {
+      if (res.status === 429 && /limit exceeded/i.test(text)) {
+        await this.#allowance?.spend(this.#account, day, this.#perDay);
+        throw this.#dailyLimitReached();
+      }
       if (res.status === 429) this.#bucket.drain();
       const error = chartImgError(res.status, text, res.headers.get('retry-after'));
       throw TRANSIENT.has(res.status) ? new TransientError(error) : error;
@@ -219,6 +249,18 @@ export class ChartImgClient {
       expiresAt: this.#expiry(answer.expire),
       contentType: 'image/png',
     };
+  }
+
+  #dailyLimitReached(): ServiceError {
+    const now = this.#now();
+    const midnight = new Date(now).setUTCHours(24, 0, 0, 0);
+    const retryAfterSeconds = Math.max(1, Math.ceil((midnight - now) / 1000));
+    return new ServiceError(
+      'RATE_LIMIT_EXCEEDED',
+      `chart-img.com allows ${this.#perDay} charts a day on the ${this.plan} plan and today's are used; ` +
+        `it counts again from 00:00 UTC (in ${retryAfterSeconds} s). Ask for renderer "builtin" to draw the chart now.`,
+      { retryAfterSeconds },
+    );
   }
 
   #expiry(expire: string | number | undefined): Date {

@@ -1,3 +1,4 @@
+export { PostgresDailyAllowance } from './allowance.js';
 export {
   ChartImgClient,
   type ChartImgOptions,
@@ -5,6 +6,7 @@ export {
   type ChartImgStored,
   catalogueToServiceError,
   chartImgError,
+  type DailyAllowance,
 } from './client.js';
 export { TokenBucket } from './limiter.js';
 export { CHART_IMG_DRAWINGS, CHART_IMG_STUDIES } from './names.js';

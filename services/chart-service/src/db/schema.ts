@@ -36,7 +36,16 @@ export interface TemplateTable {
   updated_at: Generated<Date>;
 }
 
+export interface ChartImgUsageTable {
+  /** A hash of the chart-img.com API key. */
+  account: string;
+  /** UTC day, `YYYY-MM-DD`. */
+  day: string;
+  requests: number;
+}
+
 export interface ChartDb extends KitTables {
   charts: ChartTable;
+  chart_img_usage: ChartImgUsageTable;
   templates: TemplateTable;
 }

@@ -20,15 +20,16 @@ export interface FakeChartImg {
 /**
  * A local stand-in for api.chart-img.com's v2 advanced-chart storage endpoint, answering as its
  * documentation describes: `x-api-key` checked (401), the plan's size and parameter limits (403),
- * its rate limit per second with burst (429), unknown symbols, intervals and study names (422).
+ * its rate limit per second with burst (429 `Too Many Requests`) and per day (429 `Limit Exceeded`), unknown symbols, intervals and study names (422).
  */
 export async function startFakeChartImg(
-  opts: { apiKey?: string; plan?: ChartImgPlan; symbols?: string[] } = {},
+  opts: { apiKey?: string; plan?: ChartImgPlan; symbols?: string[]; perDay?: number } = {},
 ): Promise<FakeChartImg> {
   const apiKey = opts.apiKey ?? 'test-key';
   const plan = CHART_IMG_PLANS[opts.plan ?? 'PRO'];
   const symbols = new Set(opts.symbols ?? ['BINANCE:BTCUSDT', 'BINANCE:ETHUSDT']);
   let tokens = plan.burst;
+  let today = 0;
   let last = Date.now();
 
   const state: Omit<FakeChartImg, 'url' | 'close'> = { requests: [], script: [], delayMs: 0 };
@@ -58,6 +59,7 @@ export async function startFakeChartImg(
     if (req.method !== 'POST' || req.url !== '/v2/tradingview/advanced-chart/storage')
       return send(404, { message: 'Not Found' });
     if (req.headers['x-api-key'] !== apiKey) return send(401, { message: 'Invalid Request' });
+    if (++today > (opts.perDay ?? plan.perDay)) return send(429, { message: 'Limit Exceeded' });
     const now = Date.now();
     tokens = Math.min(plan.burst, tokens + ((now - last) / 1000) * plan.perSecond);
     last = now;
