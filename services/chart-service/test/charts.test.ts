@@ -394,15 +394,17 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
 
   describe('with chart-img.com configured', () => {
     let fake: FakeChartImg;
-    beforeAll(async () => {
-      fake = await startFakeChartImg({ apiKey: 'k', plan: 'PRO' });
-      await charts.stop();
-      charts = await startChartService({
+    const withChartImg = () =>
+      startChartService({
         bus,
         database: tdb.target,
         logger,
         env: { ...env, CHART_IMG_API_KEY: 'k', CHART_IMG_BASE_URL: fake.url, CHART_IMG_PLAN: 'PRO' },
       });
+    beforeAll(async () => {
+      fake = await startFakeChartImg({ apiKey: 'k', plan: 'PRO' });
+      await charts.stop();
+      charts = await withChartImg();
     });
     afterAll(() => fake.close());
 
@@ -532,12 +534,7 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
         await d.stop();
       } finally {
         await daily.close();
-        charts = await startChartService({
-          bus,
-          database: tdb.target,
-          logger,
-          env: { ...env, CHART_IMG_API_KEY: 'k', CHART_IMG_BASE_URL: fake.url, CHART_IMG_PLAN: 'PRO' },
-        });
+        charts = await withChartImg();
       }
     });
   });
