@@ -464,23 +464,25 @@ export class Charts {
       attempt('analysis purge', callRpc(this.d.bus, AnalysisPurgeChart, { chartId, userId }, { timeoutMs })),
       row.object_key ? attempt('image delete', this.d.objects.delete(row.object_key)) : undefined,
     ]);
-    const deleted = await this.d.db.transaction().execute(async (trx) => {
+    const event = await this.d.db.transaction().execute(async (trx) => {
       const r = await trx
         .deleteFrom('charts')
         .where('id', '=', chartId)
         .where('user_id', '=', userId)
         .returning('object_key')
         .executeTakeFirst();
-      if (!r) return false;
+      if (!r) return undefined;
       const objectKeys = [r.object_key ?? row.object_key].filter((k): k is string => !!k);
-      await enqueueEvent(
-        trx,
-        makeEvent(ChartDeleted, { chartId, userId, objectKeys }, { source: SOURCE, subject: chartId }),
+      const deleted = makeEvent(
+        ChartDeleted,
+        { chartId, userId, objectKeys },
+        { source: SOURCE, subject: chartId },
       );
-      return true;
+      await enqueueEvent(trx, deleted);
+      return deleted;
     });
-    if (!deleted) throw notFound();
-    this.d.relay.kick();
+    if (!event) throw notFound();
+    void this.d.relay.send([event]);
   }
 
   // ---- events --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import {
   ChartDeleted,
   ChartGenerated,
   ChartStored,
+  type EventEnvelope,
   StorageChartObjects,
   StorageDeleteChart,
 } from '@chartwright/contracts';
@@ -116,6 +117,7 @@ export const startStorageService: ServiceFactory = async (rt): Promise<RunningSe
     const key = chartObjectKey(data.userId, data.chartId, 'png');
     await objects.put(key, image.body, 'image/png');
     let deleted = false;
+    let stored: EventEnvelope | undefined;
     const applied = await applyOnce(db, CHARTS_CONSUMER, eventId, async (trx) => {
       deleted = await isChartDeleted(trx, data.chartId, data.userId);
       if (deleted) return;
@@ -128,27 +130,25 @@ export const startStorageService: ServiceFactory = async (rt): Promise<RunningSe
         contentType: 'image/png',
       };
       await upsertRecord(trx, record);
-      await enqueueEvent(
-        trx,
-        makeEvent(
-          ChartStored,
-          {
-            chartId: data.chartId,
-            userId: data.userId,
-            objectKey: key,
-            size: image.size,
-            sha256: image.sha256,
-            contentType: record.contentType,
-          },
-          { source: SERVICE, subject: data.chartId },
-        ),
+      stored = makeEvent(
+        ChartStored,
+        {
+          chartId: data.chartId,
+          userId: data.userId,
+          objectKey: key,
+          size: image.size,
+          sha256: image.sha256,
+          contentType: record.contentType,
+        },
+        { source: SERVICE, subject: data.chartId },
       );
+      await enqueueEvent(trx, stored);
     });
     if (deleted) {
       await objects.delete(key);
       logger.info({ chartId: data.chartId }, 'chart deleted while its image was copied; copy dropped');
-    } else if (applied) {
-      relay.kick();
+    } else if (applied && stored) {
+      void relay.send([stored]);
       logger.info({ chartId: data.chartId, key, size: image.size }, 'external chart image stored');
     }
   }

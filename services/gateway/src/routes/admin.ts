@@ -1,5 +1,6 @@
 import {
   ChangePlanRequest,
+  type EventEnvelope,
   QuotaSetPlan,
   successResponse,
   User,
@@ -30,6 +31,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
     async (req) => {
       const admin = requireAdmin(req);
       const { plan } = req.body;
+      const events: EventEnvelope[] = [];
       const user = await ctx.db.transaction().execute(async (trx) => {
         const before = await trx
           .selectFrom('users')
@@ -45,18 +47,17 @@ export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
           .returningAll()
           .executeTakeFirstOrThrow();
         if (before.plan !== plan) {
-          await enqueueEvent(
-            trx,
-            makeEvent(
-              UserPlanChanged,
-              { userId: row.id, previousPlan: before.plan, plan, changedBy: admin.id },
-              { source: 'gateway', subject: row.id },
-            ),
+          const event = makeEvent(
+            UserPlanChanged,
+            { userId: row.id, previousPlan: before.plan, plan, changedBy: admin.id },
+            { source: 'gateway', subject: row.id },
           );
+          await enqueueEvent(trx, event);
+          events.push(event);
         }
         return row;
       });
-      ctx.relay.kick();
+      void ctx.relay.send(events);
       // The event is the contract; this call only makes the new limits visible before it lands.
       await callRpc(ctx.bus, QuotaSetPlan, { userId: user.id, plan }).catch((err) =>
         req.log.warn({ err }, 'quota-service not updated synchronously; the event will do it'),

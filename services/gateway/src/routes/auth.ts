@@ -44,20 +44,18 @@ export async function createUser(
       .returningAll()
       .executeTakeFirst();
     if (!row) throw new ApiError('CONFLICT', 'an account with this email already exists');
-    await enqueueEvent(
-      trx,
-      makeEvent(
-        UserRegistered,
-        { userId: row.id, email: row.email, name: row.name, plan: row.plan, role: row.role },
-        { source: 'gateway', subject: row.id },
-      ),
+    const event = makeEvent(
+      UserRegistered,
+      { userId: row.id, email: row.email, name: row.name, plan: row.plan, role: row.role },
+      { source: 'gateway', subject: row.id },
     );
-    return row;
+    await enqueueEvent(trx, event);
+    return { row, event };
   });
   // Tests kill the process here: committed, not yet published; the relay must recover it.
   failpoint('gateway.signup.after-commit');
-  ctx.relay.kick();
-  return user;
+  void ctx.relay.send([user.event]);
+  return user.row;
 }
 
 export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
