@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { migrateToLatest } from '../src/db/migrate.js';
 import { openDatabase } from '../src/index.js';
 import { createTestDatabase } from '../src/testing/index.js';
 
@@ -40,6 +41,34 @@ describe.runIf(tdb)('openDatabase on PostgreSQL', () => {
       expect(await read()).toEqual([{ id: 1, name: 'a', size: null }]);
     } finally {
       await database.destroy();
+    }
+  });
+
+  it('lets replicas starting together migrate a new schema: one applies, the others wait and find it done', async () => {
+    const replicas = Array.from({ length: 4 }, () =>
+      openDatabase<{ items: { id: number } }>(
+        { kind: 'postgres', url: tdb!.url, poolMax: 2 },
+        'fresh_together',
+      ),
+    );
+    const migrations = {
+      '2026-01-01T00-00-00-items': {
+        up: async (db: Kysely<any>) => {
+          await db.schema
+            .createTable('items')
+            .addColumn('id', 'integer', (c) => c.primaryKey())
+            .execute();
+        },
+      },
+    };
+    try {
+      const applied = await Promise.all(
+        replicas.map((r) => migrateToLatest(r.db, 'fresh_together', migrations)),
+      );
+      expect(applied.flat().filter((name) => name === '2026-01-01T00-00-00-items')).toHaveLength(1);
+      await replicas[0]!.db.insertInto('items').values({ id: 1 }).execute();
+    } finally {
+      await Promise.all(replicas.map((r) => r.destroy()));
     }
   });
 });

@@ -6,6 +6,7 @@ import { loadGatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { GatewayDb } from './db/schema.js';
+import { ApiError } from './errors.js';
 import { createUser } from './routes/auth.js';
 
 export { loadGatewayConfig } from './config.js';
@@ -66,19 +67,26 @@ async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
     .where('email', '=', admin.email)
     .executeTakeFirst();
   if (!existing) {
-    await createUser(ctx, {
-      email: admin.email,
-      password: admin.password,
-      name: 'Administrator',
-      role: 'admin',
-    });
-    ctx.logger.info({ email: admin.email }, 'admin account created');
-  } else if (existing.role !== 'admin') {
-    await ctx.db
-      .updateTable('users')
-      .set({ role: 'admin', updated_at: new Date() })
-      .where('id', '=', existing.id)
-      .execute();
-    ctx.logger.info({ email: admin.email }, 'account promoted to admin');
+    try {
+      await createUser(ctx, {
+        email: admin.email,
+        password: admin.password,
+        name: 'Administrator',
+        role: 'admin',
+      });
+      ctx.logger.info({ email: admin.email }, 'admin account created');
+      return;
+    } catch (err) {
+      // Another replica starting at the same moment created it first.
+      if (!(err instanceof ApiError && err.code === 'CONFLICT')) throw err;
+    }
   }
+  const promoted = await ctx.db
+    .updateTable('users')
+    .set({ role: 'admin', updated_at: new Date() })
+    .where('email', '=', admin.email)
+    .where('role', '<>', 'admin')
+    .returning('id')
+    .executeTakeFirst();
+  if (promoted) ctx.logger.info({ email: admin.email }, 'account promoted to admin');
 }

@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { createLogger } from '@chartwright/kit';
 import { eventually, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from '../src/index.js';
 import { ADMIN, type Harness, SECRET, signup, startHarness } from './harness.js';
 
 const { pairs } = await testEngines(afterAll);
@@ -137,6 +139,32 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
       (await h.app.inject({ method: 'GET', url: '/v1/user', headers: { 'x-api-key': 'cw_live_forged' } }))
         .statusCode,
     ).toBe(401);
+  });
+
+  it('creates the configured admin once when several gateways start together', async () => {
+    const admin = { email: 'together@example.com', password: 'admin password 456' };
+    const env = { JWT_SECRET: SECRET, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password };
+    const logger = createLogger('test', 'silent');
+    const started = await Promise.allSettled(
+      Array.from({ length: 3 }, () => startGateway({ bus: tb.bus, database: db.target, logger, env })),
+    );
+    try {
+      expect(started.map((s) => (s.status === 'rejected' ? String(s.reason) : s.status))).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      const login = await h.app.inject({ method: 'POST', url: '/v1/auth/login', payload: admin });
+      expect(login.statusCode).toBe(200);
+      const me = await h.app.inject({
+        method: 'GET',
+        url: '/v1/user',
+        headers: { authorization: `Bearer ${login.json().data.token}` },
+      });
+      expect(me.json().data.user).toMatchObject({ email: admin.email, role: 'admin' });
+    } finally {
+      for (const s of started) if (s.status === 'fulfilled') await s.value.stop();
+    }
   });
 
   it('lets only admins change plans, and the new limits apply at once', async () => {

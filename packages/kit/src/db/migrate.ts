@@ -1,18 +1,18 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
 import { kitMigrations } from './kit-migrations.js';
 
 /**
  * Applies the kit's tables (outbox, inbox) and then the service's own migrations to its schema.
- * The migrator keeps its bookkeeping tables in that schema too. Migration names are ISO
- * timestamps and sort in the order they must run.
+ * The migrator keeps its bookkeeping tables in that schema too, and creates it: replicas starting
+ * together race for `create schema`, which it tolerates, then take turns under its advisory lock.
+ * Migration names are ISO timestamps and sort in the order they must run.
  */
 export async function migrateToLatest(
   db: Kysely<any>,
   schema: string,
   migrations: Record<string, Migration>,
 ): Promise<string[]> {
-  await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
   const migrator = new Migrator({
     db,
     migrationTableSchema: schema,
