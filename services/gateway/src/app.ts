@@ -7,6 +7,7 @@ import { authenticator } from './auth/authenticate.js';
 import type { GatewayContext } from './context.js';
 import { installErrorHandlers } from './errors.js';
 import { registerIdempotency } from './plugins/idempotency.js';
+import { registerInputRules } from './plugins/input.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
 import { registerUsageReporting } from './plugins/usage.js';
 import { adminRoutes } from './routes/admin.js';
@@ -30,6 +31,7 @@ export async function registerGateway(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
+  registerInputRules(app, { bodyLimit: ctx.config.bodyLimit });
 
   await app.register(swagger, {
     openapi: {

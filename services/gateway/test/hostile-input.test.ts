@@ -108,16 +108,112 @@ describe('hostile input on every gateway endpoint', () => {
   let token: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'cw-gw-hostile-'));
-    h = await startHarness(tb.bus, db, { DATA_DIR: dataDir, RATE_LIMIT_FREE_PER_MIN: '100000' }, [
-      startStorageService,
-      startChartService,
-      startAnalysisService,
-    ]);
+    const env = { DATA_DIR: dataDir, RATE_LIMIT_FREE_PER_MIN: '100000', BODY_LIMIT_BYTES: '65536' };
+    h = await startHarness(tb.bus, db, env, [startStorageService, startChartService, startAnalysisService]);
     token = (await signup(h.app, 'fuzz@example.com')).token;
   });
   afterAll(async () => {
     await h?.close();
     await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses text the database cannot store (NUL, unpaired surrogates) with 400 naming the field', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const chart = { symbol: 'BINANCE:BTCUSDT', interval: '1h' };
+    const cases: [string, string, unknown, string, string][] = [
+      [
+        'POST',
+        '/v1/auth/signup',
+        { email: 'nul@example.com', password: 'long enough pw', name: 'a\u0000' },
+        'body',
+        'name',
+      ],
+      ['POST', '/v1/api-keys', { name: 'key\u0000' }, 'body', 'name'],
+      ['POST', '/v1/templates', { name: '\ud800x', config: chart }, 'body', 'name'],
+      [
+        'POST',
+        '/v1/charts/generate',
+        { ...chart, studies: [{ name: 'Relative Strength Index', input: { source: 'close\u0000' } }] },
+        'body',
+        'studies.0.input.source',
+      ],
+      [
+        'POST',
+        '/v1/charts/generate',
+        {
+          ...chart,
+          drawings: [{ name: 'Horizontal Line', input: { price: 1 }, override: { 'a\u0000': 1 } }],
+        },
+        'body',
+        'drawings.0.override.a\u0000',
+      ],
+      [
+        'POST',
+        `/v1/charts/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}/analyze`,
+        { prompt: 'x\udc00' },
+        'body',
+        'prompt',
+      ],
+      ['GET', '/v1/charts?symbol=a%00b', undefined, 'querystring', 'symbol'],
+    ];
+    for (const [method, url, payload, where, field] of cases) {
+      const res = await h.app.inject({
+        method: method as 'GET',
+        url,
+        headers: auth,
+        payload: payload as object,
+      });
+      expect(res.statusCode, `${method} ${url} -> ${res.body}`).toBe(400);
+      expect(res.json().error).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field, in: where }] });
+    }
+    const ok = await h.app.inject({ method: 'GET', url: '/v1/charts?symbol=%F0%9F%93%88', headers: auth });
+    expect(ok.statusCode).toBe(200);
+  });
+
+  it('keeps to BODY_LIMIT_BYTES, takes JSON only, and reads a missing body as {}', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    const big = { symbol: 'BINANCE:BTCUSDT', interval: '1h', note: 'x'.repeat(70_000) };
+    const tooBig = await h.app.inject({
+      method: 'POST',
+      url: '/v1/charts/generate',
+      headers: auth,
+      payload: big,
+    });
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json().error.code).toBe('PAYLOAD_TOO_LARGE');
+    const text = await h.app.inject({
+      method: 'POST',
+      url: '/v1/charts/generate',
+      headers: { ...auth, 'content-type': 'text/plain' },
+      payload: 'symbol=BINANCE:BTCUSDT',
+    });
+    expect(text.statusCode).toBe(415);
+    expect(text.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+
+    const generated = await h.app.inject({
+      method: 'POST',
+      url: '/v1/charts/generate',
+      headers: auth,
+      payload: { symbol: 'BINANCE:BTCUSDT', interval: '1h', width: 400, height: 300 },
+    });
+    expect(generated.statusCode).toBe(201);
+    const chartId = generated.json().data.chartId as string;
+    // Everything in an analysis request is optional: no body, or an empty JSON one, is the defaults.
+    for (const headers of [auth, { ...auth, 'content-type': 'application/json' }]) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: `/v1/charts/${chartId}/analyze?wait=0`,
+        headers,
+      });
+      expect(res.statusCode, res.body).toBe(202);
+    }
+    const empty = await h.app.inject({
+      method: 'POST',
+      url: '/v1/charts/generate',
+      headers: { ...auth, 'content-type': 'application/json' },
+    });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error.code).toBe('VALIDATION_ERROR');
   });
 
   it('answers thousands of generated requests with 4xx (never 5xx) in the error envelope', async () => {

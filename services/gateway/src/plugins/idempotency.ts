@@ -28,7 +28,7 @@ export function registerIdempotency(app: FastifyInstance, ctx: GatewayContext): 
     const userId = req.caller.id;
     const hash = createHash('sha256')
       .update(
-        `${req.method} ${req.routeOptions.url ?? req.url}\n${JSON.stringify(req.params ?? {})}\n${JSON.stringify(req.body ?? null)}`,
+        `${req.method} ${req.routeOptions.url ?? req.url}\n${JSON.stringify(req.params ?? {})}\n${JSON.stringify(req.query ?? {})}\n${JSON.stringify(req.body ?? null)}`,
       )
       .digest('hex');
     const now = new Date();
