@@ -1,9 +1,9 @@
 import { env, parseEnv } from '@chartwright/kit';
 import { z } from 'zod';
-import { DEFAULT_PLANS, PlanLimits } from './plans.js';
+import { PlanOverrides, withOverrides } from './plans.js';
 
 const QuotaEnv = z.object({
-  /** JSON overriding plan limits, e.g. {"free":{"charts":5,"analyses":3},...}. */
+  /** JSON overriding some plans' limits, e.g. {"pro":{"analyses":80}}; the others keep the defaults. */
   QUOTA_PLANS_JSON: z
     .string()
     .transform((s, ctx) => {
@@ -14,7 +14,7 @@ const QuotaEnv = z.object({
         return z.NEVER;
       }
     })
-    .pipe(PlanLimits)
+    .pipe(PlanOverrides)
     .optional(),
   /** Seconds before an uncommitted reservation is given back. */
   QUOTA_RESERVATION_TTL_SECONDS: env.int(300, 1, 86_400),
@@ -25,7 +25,7 @@ const QuotaEnv = z.object({
 export function loadQuotaConfig(source: Record<string, string | undefined>) {
   const e = parseEnv(QuotaEnv, source);
   return {
-    plans: e.QUOTA_PLANS_JSON ?? DEFAULT_PLANS,
+    plans: withOverrides(e.QUOTA_PLANS_JSON),
     reservationTtlSeconds: e.QUOTA_RESERVATION_TTL_SECONDS,
     sweepIntervalMs: e.QUOTA_SWEEP_INTERVAL_MS,
   };
