@@ -213,12 +213,12 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
     expect(bad.json().error.details[0].field).toBe('plan');
   });
 
-  it('replays an idempotent POST, refuses another body with 422 and a running one with 409', async () => {
+  it('replays an idempotent POST, refuses another body or query with 422 and a running one with 409', async () => {
     const u = await signup(h.app, 'idem@example.com');
-    const post = (name: string, key: string) =>
+    const post = (name: string, key: string, query = '') =>
       h.app.inject({
         method: 'POST',
-        url: '/v1/api-keys',
+        url: `/v1/api-keys${query}`,
         headers: { authorization: `Bearer ${u.token}`, 'idempotency-key': key },
         payload: { name },
       });
@@ -231,6 +231,8 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
     const other = await post('two', 'k-1');
     expect(other.statusCode).toBe(422);
     expect(other.json().error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    // The query is part of the request (analyze's ?wait): another one is another request.
+    expect((await post('one', 'k-1', '?wait=0')).statusCode).toBe(422);
     const list = await h.app.inject({
       method: 'GET',
       url: '/v1/api-keys',
