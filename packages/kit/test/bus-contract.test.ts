@@ -89,6 +89,36 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     await sub.stop();
   });
 
+  it('shares a durable between subscribers like replicas; one stopping leaves the other consuming', async () => {
+    const durable = uniqueName('c');
+    const spec = { stream: 'USERS' as const, durable, filterSubject: 'user.registered' };
+    const got: Record<'a' | 'b', string[]> = { a: [], b: [] };
+    const subscriber = (name: 'a' | 'b') =>
+      bus.consume({ ...spec, concurrency: 2 }, async (d) => {
+        got[name].push(JSON.parse(new TextDecoder().decode(d.data)).id);
+        await new Promise((r) => setTimeout(r, 5));
+        d.ack();
+      });
+    const [a, b] = await Promise.all([subscriber('a'), subscriber('b')]);
+    const first = Array.from({ length: 8 }, () => registered());
+    for (const e of first) await publishEvent(bus, e);
+    const all = () => [...got.a, ...got.b];
+    await eventually(() => first.every((e) => all().includes(e.id)));
+    await a.stop();
+    const later = Array.from({ length: 3 }, () => registered());
+    for (const e of later) await publishEvent(bus, e);
+    await eventually(() => later.every((e) => got.b.includes(e.id)));
+    await new Promise((r) => setTimeout(r, 200));
+    // Each message to exactly one of them (the stream also holds other tests' events).
+    const ours = new Set([...first, ...later].map((e) => e.id));
+    expect(
+      all()
+        .filter((id) => ours.has(id))
+        .sort(),
+    ).toEqual([...ours].sort());
+    await b.stop();
+  });
+
   it('redelivers after nak, counting deliveries', async () => {
     const durable = uniqueName('c');
     const counts: number[] = [];

@@ -37,9 +37,17 @@ interface ConsumerState {
   inFlight: Set<number>;
   done: Set<number>;
   timers: Set<NodeJS.Timeout>;
-  handler?: RawHandler;
+  /** Like replicas on one JetStream durable: each takes messages up to its own concurrency. */
+  subscribers: Subscriber[];
+  /** Round-robin position among the subscribers. */
+  turn: number;
+}
+
+interface Subscriber {
+  handler: RawHandler;
+  concurrency: number;
   active: number;
-  stopping?: boolean;
+  stopping: boolean;
   settled?: () => void;
 }
 
@@ -94,28 +102,44 @@ export class MemoryBus implements MessageBus {
         inFlight: new Set(),
         done: new Set(),
         timers: new Set(),
-        active: 0,
+        subscribers: [],
+        turn: 0,
       };
       this.consumers.set(key, state);
-    } else {
+    } else if (state.subscribers.length === 0) {
       // A durable resumes: what was in flight when it stopped is delivered again.
       state.spec = spec;
       for (const seq of state.inFlight) state.ready.push(seq);
       state.inFlight.clear();
     }
-    state.handler = handler;
-    state.stopping = false;
+    const sub: Subscriber = { handler, concurrency: spec.concurrency ?? 1, active: 0, stopping: false };
+    state.subscribers.push(sub);
     const s = state;
     this.pump(s);
     return {
       stop: async () => {
-        s.stopping = true;
-        s.handler = undefined;
-        if (s.active > 0) await new Promise<void>((resolve) => (s.settled = resolve));
+        sub.stopping = true;
+        if (sub.active > 0) await new Promise<void>((resolve) => (sub.settled = resolve));
+        s.subscribers = s.subscribers.filter((x) => x !== sub);
+        // The others, if any, keep the durable's timers (redeliveries included).
+        if (s.subscribers.length > 0) return this.pump(s);
         for (const t of s.timers) clearTimeout(t);
         s.timers.clear();
       },
     };
+  }
+
+  /** The next subscriber, in turn, with room for another message. */
+  private nextSubscriber(c: ConsumerState): Subscriber | undefined {
+    const n = c.subscribers.length;
+    for (let i = 0; i < n; i++) {
+      const sub = c.subscribers[(c.turn + i) % n]!;
+      if (!sub.stopping && sub.active < sub.concurrency) {
+        c.turn = (c.turn + i + 1) % n;
+        return sub;
+      }
+    }
+    return undefined;
   }
 
   private pump(c: ConsumerState): void {
@@ -124,21 +148,22 @@ export class MemoryBus implements MessageBus {
       const m = stream.messages[c.cursor++]!;
       if (subjectMatches(c.spec.filterSubject, m.subject)) c.ready.push(m.seq);
     }
-    const limit = c.spec.concurrency ?? 1;
-    while (c.handler && !c.stopping && c.active < limit && c.ready.length > 0) {
+    while (c.ready.length > 0) {
+      const sub = this.nextSubscriber(c);
+      if (!sub) return;
       const seq = c.ready.shift()!;
       if (c.done.has(seq)) continue;
       const msg = stream.messages.find((m) => m.seq === seq);
       if (!msg) continue;
-      this.deliver(c, msg);
+      this.deliver(c, sub, msg);
     }
   }
 
-  private deliver(c: ConsumerState, msg: Stored): void {
+  private deliver(c: ConsumerState, sub: Subscriber, msg: Stored): void {
     const count = (c.deliveries.get(msg.seq) ?? 0) + 1;
     c.deliveries.set(msg.seq, count);
     c.inFlight.add(msg.seq);
-    c.active++;
+    sub.active++;
     let settled = false;
     const ackWait = c.spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
     const maxDeliver = c.spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
@@ -177,7 +202,7 @@ export class MemoryBus implements MessageBus {
       ackTimer = schedule(ackWait, () => finish({ nak: 0 }));
     };
     armAckWait();
-    const handler = c.handler!;
+    const handler = sub.handler;
     void Promise.resolve()
       .then(() =>
         handler({
@@ -199,8 +224,8 @@ export class MemoryBus implements MessageBus {
         finish({ nak: 1_000 });
       })
       .finally(() => {
-        c.active--;
-        if (c.stopping && c.active === 0) c.settled?.();
+        sub.active--;
+        if (sub.stopping && sub.active === 0) sub.settled?.();
         this.pump(c);
       });
   }
@@ -263,7 +288,7 @@ export class MemoryBus implements MessageBus {
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.consumers.values()) {
-      c.handler = undefined;
+      c.subscribers = [];
       for (const t of c.timers) clearTimeout(t);
     }
   }
