@@ -62,7 +62,7 @@ export async function registerGateway(
   });
 
   const limits = await registerRateLimits(app, ctx.config);
-  const deps: RouteDeps = { heavyRateLimit: limits.heavy };
+  const deps: RouteDeps = { generationRateLimit: limits.generation, analysisRateLimit: limits.analysis };
 
   await app.register(async (open) => {
     await authRoutes(open, ctx);
@@ -72,7 +72,15 @@ export async function registerGateway(
 
   const authenticate = authenticator(app, ctx);
   await app.register(async (secured) => {
-    secured.addHook('onRequest', authenticate);
+    secured.addHook('onRequest', async (req, reply) => {
+      try {
+        await authenticate(req);
+      } catch (err) {
+        // Past the limit this answers 429 instead of the authentication error.
+        await limits.failedAuth.call(secured, req, reply);
+        throw err;
+      }
+    });
     registerIdempotency(secured, ctx);
     registerUsageReporting(secured, ctx);
     await userRoutes(secured, ctx);

@@ -210,6 +210,14 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
     const limited = await generate(free.token, small);
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('RATE_LIMIT_EXCEEDED');
+    // Analysis has its own bucket (no analysis-service runs here, so it cannot go further).
+    const charts = await call({ method: 'GET', url: '/v1/charts?limit=1', token: free.token });
+    const analyse = await call({
+      method: 'POST',
+      url: `/v1/charts/${charts.json().data.charts[0].id}/analyze`,
+      token: free.token,
+    });
+    expect(analyse.json().error.code).not.toBe('RATE_LIMIT_EXCEEDED');
 
     // The quota: free has 5 charts; bulk is limited per request, so it reaches the quota.
     const bulkUser = await user('free-bulk@example.com', 'free');

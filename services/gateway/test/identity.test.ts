@@ -141,6 +141,27 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
     ).toBe(401);
   });
 
+  it('slows down guessing: failed authentications are limited per IP, good ones are not', async () => {
+    const strict = await startHarness(tb.bus, db, { RATE_LIMIT_AUTH_PER_MIN: '3' });
+    try {
+      const { token } = await signup(strict.app, 'guess@example.com');
+      const guess = (headers: Record<string, string>) =>
+        strict.app.inject({ method: 'GET', url: '/v1/user', headers });
+      const answers = [];
+      for (let i = 0; i < 3; i++) answers.push(await guess({ 'x-api-key': `cw_live_${'x'.repeat(40)}${i}` }));
+      expect(answers.map((r) => r.statusCode)).toEqual([401, 401, 401]);
+      expect(answers[2]!.headers['ratelimit-remaining']).toBe('0');
+      const limited = await guess({ authorization: 'Bearer not.a.token' });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error.code).toBe('RATE_LIMIT_EXCEEDED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // The same address with valid credentials is served.
+      expect((await guess({ authorization: `Bearer ${token}` })).statusCode).toBe(200);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('creates the configured admin once when several gateways start together', async () => {
     const admin = { email: 'together@example.com', password: 'admin password 456' };
     const env = { JWT_SECRET: SECRET, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password };

@@ -19,12 +19,18 @@ const errorResponseBuilder = (
 /**
  * Per-user limits (per IP for anonymous calls), shared by gateway replicas through Redis when
  * `REDIS_URL` is set. Answers carry `RateLimit-*` headers and, when exceeded, `Retry-After`.
- * Returns the stricter per-plan limiter for chart generation and analysis routes.
+ * Returns the stricter per-plan limiters for chart generation and for analysis, and the per-IP
+ * limiter of failed authentications.
  */
 export async function registerRateLimits(
   app: FastifyInstance,
   config: GatewayConfig,
-): Promise<{ heavy: preHandlerAsyncHookHandler; close(): Promise<void> }> {
+): Promise<{
+  generation: preHandlerAsyncHookHandler;
+  analysis: preHandlerAsyncHookHandler;
+  failedAuth: preHandlerAsyncHookHandler;
+  close(): Promise<void>;
+}> {
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: false })
     : undefined;
@@ -42,10 +48,25 @@ export async function registerRateLimits(
     skipOnError: true,
     errorResponseBuilder,
   });
-  const heavy = app.rateLimit({
-    max: (req) => config.rateLimits.heavyPerMin[req.caller?.plan ?? 'free'],
+  // One bucket for generating charts, another for analysing them: a user who just made their
+  // charts can still have them analysed.
+  const perPlan = (what: string) =>
+    app.rateLimit({
+      max: (req) => config.rateLimits.heavyPerMin[req.caller?.plan ?? 'free'],
+      timeWindow: 60_000,
+      keyGenerator: (req) => `${what}:${req.caller?.id ?? req.ip}`,
+    }) as preHandlerAsyncHookHandler;
+  // Requests whose credentials fail never reach the per-user limit (there is no user): they are
+  // counted per IP instead, as signup and login are, so guessing keys or tokens is slowed down.
+  const failedAuth = app.rateLimit({
+    max: config.rateLimits.authPerMin,
     timeWindow: 60_000,
-    keyGenerator: (req) => `heavy:${req.caller?.id ?? req.ip}`,
+    keyGenerator: (req) => `authfail:${req.ip}`,
   }) as preHandlerAsyncHookHandler;
-  return { heavy, close: async () => void (await redis?.quit().catch(() => undefined)) };
+  return {
+    generation: perPlan('generate'),
+    analysis: perPlan('analyse'),
+    failedAuth,
+    close: async () => void (await redis?.quit().catch(() => undefined)),
+  };
 }

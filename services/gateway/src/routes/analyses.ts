@@ -118,7 +118,7 @@ export async function analysisRoutes(
   r.post(
     '/v1/charts/:id/analyze',
     {
-      preHandler: deps.heavyRateLimit,
+      preHandler: deps.analysisRateLimit,
       schema: {
         tags: ['analyses'],
         summary: 'Analyse a chart with AI',

@@ -40,7 +40,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
   r.post(
     '/v1/charts/generate',
     {
-      preHandler: deps.heavyRateLimit,
+      preHandler: deps.generationRateLimit,
       schema: {
         tags: ['charts'],
         summary: 'Generate a chart (a chart config, or a templateId with overrides)',
@@ -66,7 +66,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
   r.post(
     '/v1/charts/bulk',
     {
-      preHandler: deps.heavyRateLimit,
+      preHandler: deps.generationRateLimit,
       schema: {
         tags: ['charts'],
         summary: 'Generate up to 50 charts; each item succeeds or fails on its own',
