@@ -2,6 +2,7 @@ import { openServiceStore, type RunningService, type ServiceFactory, stopAll } f
 import { openObjectStore, signingConfigFromEnv } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
 import { registerGateway } from './app.js';
+import { verifyPassword } from './auth/passwords.js';
 import { loadGatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
@@ -57,15 +58,21 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
   };
 };
 
-/** `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that account as an admin, or promotes it. */
+/**
+ * `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that account as an admin, or promotes it, but only when
+ * it knows that password: anybody may have signed up with the email first (signups are not
+ * verified), and must not be made admin by a restart.
+ */
 async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
   const admin = ctx.config.admin;
   if (!admin) return;
-  const existing = await ctx.db
-    .selectFrom('users')
-    .select(['id', 'role'])
-    .where('email', '=', admin.email)
-    .executeTakeFirst();
+  const find = () =>
+    ctx.db
+      .selectFrom('users')
+      .select(['id', 'role', 'password_hash'])
+      .where('email', '=', admin.email)
+      .executeTakeFirst();
+  let existing = await find();
   if (!existing) {
     try {
       await createUser(ctx, {
@@ -79,14 +86,21 @@ async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
     } catch (err) {
       // Another replica starting at the same moment created it first.
       if (!(err instanceof ApiError && err.code === 'CONFLICT')) throw err;
+      existing = await find();
     }
   }
-  const promoted = await ctx.db
+  if (!existing || existing.role === 'admin') return;
+  if (!(await verifyPassword(admin.password, existing.password_hash))) {
+    ctx.logger.error(
+      { email: admin.email },
+      'ADMIN_EMAIL names an account whose password is not ADMIN_PASSWORD: not promoted to admin',
+    );
+    return;
+  }
+  await ctx.db
     .updateTable('users')
     .set({ role: 'admin', updated_at: new Date() })
-    .where('email', '=', admin.email)
-    .where('role', '<>', 'admin')
-    .returning('id')
-    .executeTakeFirst();
-  if (promoted) ctx.logger.info({ email: admin.email }, 'account promoted to admin');
+    .where('id', '=', existing.id)
+    .execute();
+  ctx.logger.info({ email: admin.email }, 'account promoted to admin');
 }

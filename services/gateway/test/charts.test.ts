@@ -262,6 +262,20 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
       payload: { name: 'BTC 4h', config: chart },
     });
     expect(dup.statusCode).toBe(409);
+    // With an Idempotency-Key a retried POST replays the first answer instead of failing.
+    const keyed = () =>
+      h.app.inject({
+        method: 'POST',
+        url: '/v1/templates',
+        payload: { name: 'ETH 1h', config: { ...chart, symbol: 'BINANCE:ETHUSDT' } },
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'template-eth' },
+      });
+    const firstTry = await keyed();
+    const retried = await keyed();
+    expect([firstTry.statusCode, retried.statusCode]).toEqual([201, 201]);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect(retried.json()).toEqual(firstTry.json());
+    await call({ method: 'DELETE', url: `/v1/templates/${firstTry.json().data.template.id}`, token });
     const invalid = await call({
       method: 'POST',
       url: '/v1/templates',

@@ -93,6 +93,17 @@ export function requireCaller(req: FastifyRequest): Caller {
   return req.caller;
 }
 
+/**
+ * A caller signed in with a password (a Bearer token): API keys are managed this way only, so a
+ * leaked key cannot mint others that outlive its revocation.
+ */
+export function requireLogin(req: FastifyRequest): Caller {
+  const caller = requireCaller(req);
+  if (caller.via !== 'jwt')
+    throw new ApiError('FORBIDDEN', 'API keys are managed with a login token (Bearer), not with an API key');
+  return caller;
+}
+
 export function requireAdmin(req: FastifyRequest): Caller {
   const caller = requireCaller(req);
   if (caller.role !== 'admin') throw new ApiError('FORBIDDEN', 'admin only');

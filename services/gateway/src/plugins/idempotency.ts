@@ -10,12 +10,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotency?: { key: string; userId: string };
   }
+  interface FastifyContextConfig {
+    /** The answer holds a secret shown once (a new API key): it is not kept for replays. */
+    secretResponse?: boolean;
+  }
 }
 
 /**
  * `Idempotency-Key` on POST: the same key with the same body replays the first response; with a
  * different body it is 422; while the first request still runs it is 409. Kept 24 hours.
- * 5xx answers are not kept, so the client can retry them.
+ * 5xx answers are not kept, so the client can retry them. An answer holding a secret is not kept
+ * either: its replay is 409, so the secret is never stored in plain text.
  */
 export function registerIdempotency(app: FastifyInstance, ctx: GatewayContext): void {
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -75,6 +80,11 @@ export function registerIdempotency(app: FastifyInstance, ctx: GatewayContext): 
       throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
     if (prior.state === 'running')
       throw new ApiError('CONFLICT', 'a request with this Idempotency-Key is still in progress');
+    if (prior.response_body === null)
+      throw new ApiError(
+        'CONFLICT',
+        'this request was already carried out with this Idempotency-Key; its answer held a secret that is not kept',
+      );
     reply
       .code(prior.status_code ?? 200)
       .header('idempotent-replayed', 'true')
@@ -99,7 +109,7 @@ export function registerIdempotency(app: FastifyInstance, ctx: GatewayContext): 
       .set({
         state: 'done',
         status_code: reply.statusCode,
-        response_body: payload,
+        response_body: req.routeOptions.config.secretResponse ? null : payload,
         response_type: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
       })
       .where('user_id', '=', idem.userId)

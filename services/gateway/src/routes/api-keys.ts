@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-keys.js';
-import { requireCaller } from '../auth/authenticate.js';
+import { requireLogin } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 
@@ -29,6 +29,7 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
   r.post(
     '/v1/api-keys',
     {
+      config: { secretResponse: true },
       schema: {
         tags: ['api-keys'],
         summary: 'Create an API key (the key is shown only in this answer)',
@@ -37,7 +38,7 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
       },
     },
     async (req, reply) => {
-      const caller = requireCaller(req);
+      const caller = requireLogin(req);
       const count = await ctx.db
         .selectFrom('api_keys')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -74,7 +75,7 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
       },
     },
     async (req) => {
-      const caller = requireCaller(req);
+      const caller = requireLogin(req);
       const rows = await ctx.db
         .selectFrom('api_keys')
         .selectAll()
@@ -97,7 +98,7 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
       },
     },
     async (req) => {
-      const caller = requireCaller(req);
+      const caller = requireLogin(req);
       const revoked = await ctx.db
         .updateTable('api_keys')
         .set({ revoked_at: new Date() })
