@@ -43,6 +43,20 @@ export const env = {
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   url: () => z.url({ message: 'must be a URL' }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client's address: `false` (none: the peer
+   * is the client) or the proxies' addresses and CIDRs, e.g. the cluster's pod network behind an
+   * ingress. Believing any sender (`true`) lets clients pick their address and dodge per-IP limits.
+   */
+  trustProxy: () =>
+    z
+      .string()
+      .default('false')
+      .transform((v): boolean | string[] => {
+        if (v === 'false' || v === '') return false;
+        if (v === 'true') return true;
+        return v.split(',').map((a) => a.trim());
+      }),
 };
 
 /** Settings every service shares. */

@@ -29,6 +29,7 @@ export interface HostOptions {
 const HostEnv = CommonEnv.extend({
   /** Grace period for in-flight work on SIGTERM. */
   SHUTDOWN_TIMEOUT_MS: env.int(20_000, 0, 600_000),
+  TRUST_PROXY: env.trustProxy(),
 });
 
 /**
@@ -60,7 +61,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
   let pglite: PGlite | undefined;
   const services: RunningService[] = [];
   let shuttingDown = false;
-  const app = createHttpApp({ logger: logger.child({ component: 'http' }) });
+  const app = createHttpApp({ logger: logger.child({ component: 'http' }), trustProxy: cfg.TRUST_PROXY });
   try {
     let database: DatabaseTarget;
     if (cfg.DATABASE_URL) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, env, parseEnv } from '../src/config.js';
+import { createHttpApp } from '../src/http/server.js';
 
 const Schema = z.object({
   PORT: env.port(3000),
@@ -26,5 +27,26 @@ describe('parseEnv', () => {
     expect(issues).toEqual(['DATABASE_URL', 'ENABLED', 'PORT', 'WORKERS']);
     expect((err as Error).message).toMatch(/DATABASE_URL: must be a URL/);
     expect((err as Error).message).toMatch(/ENABLED: must be true or false/);
+  });
+
+  it("takes a client's address from X-Forwarded-For only from the proxies TRUST_PROXY names", async () => {
+    const Trust = z.object({ TRUST_PROXY: env.trustProxy() });
+    const cases: [string | undefined, string][] = [
+      [undefined, '127.0.0.1'],
+      ['false', '127.0.0.1'],
+      ['127.0.0.1/8', '203.0.113.9'],
+      ['10.0.0.0/8', '127.0.0.1'],
+    ];
+    for (const [value, ip] of cases) {
+      const { TRUST_PROXY } = parseEnv(Trust, { TRUST_PROXY: value });
+      const app = createHttpApp({ trustProxy: TRUST_PROXY });
+      app.get('/ip', async (req) => ({ ip: req.ip }));
+      const res = await app.inject({
+        url: '/ip',
+        headers: { 'x-forwarded-for': '198.51.100.7, 203.0.113.9' },
+      });
+      expect(res.json().ip, String(value)).toBe(ip);
+      await app.close();
+    }
   });
 });

@@ -163,7 +163,11 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
       const guess = (headers: Record<string, string>) =>
         strict.app.inject({ method: 'GET', url: '/v1/user', headers });
       const answers = [];
-      for (let i = 0; i < 3; i++) answers.push(await guess({ 'x-api-key': `cw_live_${'x'.repeat(40)}${i}` }));
+      // A made-up X-Forwarded-For does not make another client (TRUST_PROXY is off).
+      for (let i = 0; i < 3; i++)
+        answers.push(
+          await guess({ 'x-api-key': `cw_live_${'x'.repeat(40)}${i}`, 'x-forwarded-for': `198.51.100.${i}` }),
+        );
       expect(answers.map((r) => r.statusCode)).toEqual([401, 401, 401]);
       expect(answers[2]!.headers['ratelimit-remaining']).toBe('0');
       const limited = await guess({ authorization: 'Bearer not.a.token' });

@@ -14,7 +14,7 @@ export function registerHealthRoutes(
   app.get('/health', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/ready', { logLevel: 'warn' }, async (_req, reply) => {
     if (opts.isShuttingDown?.()) return reply.code(503).send({ status: 'shutting_down', checks: {} });
-    const results: Record<string, 'ok' | string> = {};
+    const results: Record<string, 'ok' | 'failed'> = {};
     await Promise.all(
       Object.entries(checks()).map(async ([name, check]) => {
         let timer: NodeJS.Timeout | undefined;
@@ -27,7 +27,9 @@ export function registerHealthRoutes(
           ]);
           results[name] = 'ok';
         } catch (err) {
-          results[name] = (err as Error).message || 'failed';
+          // The answer is public (probes, load balancers): details go to the log only.
+          results[name] = 'failed';
+          app.log.warn({ err, check: name }, 'readiness check failed');
         } finally {
           clearTimeout(timer);
         }
