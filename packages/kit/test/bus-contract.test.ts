@@ -119,6 +119,32 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     await b.stop();
   });
 
+  it('hands a busy subscriber no message it has no slot for (it would outlive its ack wait waiting)', async () => {
+    const durable = uniqueName('c');
+    const spec = { stream: 'USERS' as const, durable, filterSubject: 'user.registered' };
+    const sent = Array.from({ length: 3 }, () => registered());
+    const ours = new Set(sent.map((e) => e.id));
+    const deliveries: number[] = [];
+    // Ack every older event at once, so only ours take time.
+    const sub = await bus.consume(
+      { ...spec, concurrency: 1, ackWaitMs: 1_000, longJobs: true },
+      async (d) => {
+        if (!ours.has(JSON.parse(new TextDecoder().decode(d.data)).id)) return d.ack();
+        deliveries.push(d.deliveryCount);
+        // A long job that says it is alive, as analysis jobs do.
+        const alive = setInterval(() => d.working(), 300);
+        await new Promise((r) => setTimeout(r, 1_300));
+        clearInterval(alive);
+        d.ack();
+      },
+    );
+    for (const e of sent) await publishEvent(bus, e);
+    await eventually(() => deliveries.length >= 3, 15_000);
+    await new Promise((r) => setTimeout(r, 500));
+    await sub.stop();
+    expect(deliveries).toEqual([1, 1, 1]);
+  }, 30_000);
+
   it('redelivers after nak, counting deliveries', async () => {
     const durable = uniqueName('c');
     const counts: number[] = [];

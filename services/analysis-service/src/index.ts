@@ -330,6 +330,8 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
             durable: WORKERS_DURABLE,
             filterSubject: 'analysis.requested',
             concurrency: config.concurrency,
+            // A model call takes seconds: no job waits for a slot with its ack wait running.
+            longJobs: true,
             ackWaitMs: config.ackWaitMs,
             backoffMs: config.retryBackoffMs,
             maxDeliver,

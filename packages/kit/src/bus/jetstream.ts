@@ -1,6 +1,7 @@
 import { STREAMS } from '@chartwright/contracts';
 import {
   AckPolicy,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
   type JetStreamManager,
@@ -38,6 +39,8 @@ import {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** How long one pull waits for messages before the next is made. */
+const FETCH_EXPIRES_MS = 30_000;
 
 export interface JetStreamBusOptions {
   servers: string | string[];
@@ -149,27 +152,58 @@ export class JetStreamBus implements MessageBus {
       await this.jsm.consumers.add(stream, config);
     }
     const consumer = await this.js.consumers.get(stream, spec.durable);
-    const concurrency = spec.concurrency ?? 1;
-    const messages = await consumer.consume({ max_messages: Math.max(concurrency, 1) });
-    const limiter = new Limiter(concurrency);
+    const limiter = new Limiter(spec.concurrency ?? 1);
     const log = this.opts.logger;
+    const run = (m: JsMsg) =>
+      limiter.run(async () => {
+        try {
+          await handler(this.toDelivery(m));
+        } catch (err) {
+          // A handler must settle its delivery; if it throws anyway, retry later.
+          log.error({ err, subject: m.subject }, 'unhandled error in consumer; nak');
+          m.nak(1_000);
+        }
+      });
+    if (!spec.longJobs) {
+      const messages = await consumer.consume({ max_messages: Math.max(spec.concurrency ?? 1, 1) });
+      const loop = (async () => {
+        for await (const m of messages) await run(m);
+        await limiter.idle();
+      })();
+      return {
+        stop: async () => {
+          await messages.close();
+          await loop;
+        },
+      };
+    }
+    let stopped = false;
+    let batch: ConsumerMessages | undefined;
+    // Pulls only as many messages as there are free slots.
     const loop = (async () => {
-      for await (const m of messages) {
-        await limiter.run(async () => {
-          try {
-            await handler(this.toDelivery(m));
-          } catch (err) {
-            // A handler must settle its delivery; if it throws anyway, retry later.
-            log.error({ err, subject: m.subject }, 'unhandled error in consumer; nak');
-            m.nak(1_000);
-          }
-        });
+      while (!stopped) {
+        const free = await limiter.free();
+        if (stopped) break;
+        try {
+          batch = await consumer.fetch({ max_messages: free, expires: FETCH_EXPIRES_MS });
+          // Stopped while the pull was being made. (stop(), not close(): close() waits for this
+          // loop to finish iterating, which it would not.)
+          if (stopped) batch.stop();
+          for await (const m of batch) await run(m);
+        } catch (err) {
+          if (stopped) break;
+          log.warn({ err, durable: spec.durable }, 'pull failed; retrying');
+          await new Promise((r) => setTimeout(r, 1_000));
+        } finally {
+          batch = undefined;
+        }
       }
       await limiter.idle();
     })();
     return {
       stop: async () => {
-        await messages.close();
+        stopped = true;
+        batch?.stop();
         await loop;
       },
     };

@@ -44,6 +44,12 @@ export interface ConsumerSpec {
   ackWaitMs?: number;
   /** Messages handled at once by this process. */
   concurrency?: number;
+  /**
+   * Long jobs: take a message only when a slot is free (default: a few are fetched ahead, which
+   * is faster for quick handlers). A message fetched ahead waits for a slot unheard, and past its
+   * ack wait it is handed to another replica too.
+   */
+  longJobs?: boolean;
 }
 
 export interface Subscription {
@@ -117,6 +123,11 @@ export class Limiter {
     while (this.active.size >= this.limit) await Promise.race(this.active);
     const p = task().finally(() => this.active.delete(p));
     this.active.add(p);
+  }
+  /** Waits for a free slot; returns how many are free. */
+  async free(): Promise<number> {
+    while (this.active.size >= this.limit) await Promise.race(this.active);
+    return this.limit - this.active.size;
   }
   async idle(): Promise<void> {
     await Promise.allSettled([...this.active]);
