@@ -231,6 +231,43 @@ describe.each(pairs)('analyses over REST [%s]', (_name, db: TestDatabase, tb: Te
     throw new Error('the failed analysis was not refunded');
   });
 
+  it('ends open progress streams when the gateway shuts down, so its drain does not wait for them', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    analyst.inner = {
+      model: 'slow',
+      analyse: async (input) => {
+        await released;
+        return new BuiltinAnalyst().analyse(input);
+      },
+    };
+    // A second gateway, on a real port, that will be shut down under an open stream.
+    const other = await startHarness(tb.bus, db, { RATE_LIMIT_FREE_PER_MIN: '1000' });
+    try {
+      const { token, user } = await signup(h.app, `sse-${newId()}@example.com`);
+      const chartId = await chartOf(user.id);
+      const id = (await call(token, 'POST', `/v1/charts/${chartId}/analyze?wait=0`, {})).json().data
+        .analysisId;
+      const url = await other.app.listen({ port: 0, host: '127.0.0.1' });
+      const res = await fetch(`${url}/v1/analyses/${id}/events`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: queued')) text += new TextDecoder().decode((await reader.read()).value);
+      const started = Date.now();
+      await other.close();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+        text += new TextDecoder().decode(chunk.value);
+      expect(text).toContain('retry: 1000');
+    } finally {
+      release();
+      analyst.inner = new BuiltinAnalyst();
+      await other.close().catch(() => undefined);
+    }
+  }, 30_000);
+
   it("never lets a user analyse or read another user's charts and analyses (404)", async () => {
     const alice = await signup(h.app, `alice-${newId()}@example.com`);
     const bob = await signup(h.app, `bob-${newId()}@example.com`);

@@ -114,6 +114,10 @@ export async function analysisRoutes(
   deps: RouteDeps,
 ): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  const openStreams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of openStreams) end();
+  });
 
   r.post(
     '/v1/charts/:id/analyze',
@@ -257,8 +261,17 @@ export async function analysisRoutes(
         'x-accel-buffering': 'no',
       });
       let closed = false;
+      // On shutdown the stream ends with a hint to reconnect (to another replica), so the drain
+      // does not wait for an analysis that may take minutes.
+      const endForShutdown = () => {
+        if (closed) return;
+        closed = true;
+        res.end(': the server is shutting down; reconnect\nretry: 1000\n\n');
+      };
+      openStreams.add(endForShutdown);
       res.on('close', () => {
         closed = true;
+        openStreams.delete(endForShutdown);
       });
       let sent = 0;
       const flush = (rec: AnalysisRecord) => {
@@ -281,6 +294,7 @@ export async function analysisRoutes(
           );
         } catch (err) {
           if (err instanceof ServiceError && err.code === 'NOT_FOUND') {
+            if (closed) break;
             res.write(
               `event: error\ndata: ${JSON.stringify({ code: 'NOT_FOUND', message: 'the analysis was deleted' })}\n\n`,
             );
@@ -292,7 +306,8 @@ export async function analysisRoutes(
         }
         if (!closed && flush(record) === 0) res.write(': keep-alive\n\n');
       }
-      res.end();
+      openStreams.delete(endForShutdown);
+      if (!res.writableEnded) res.end();
     },
   );
 }
