@@ -69,12 +69,15 @@ export type EventHandlers = {
   [type: string]: (event: EventEnvelope & { data: any }, delivery: Delivery) => Promise<void>;
 };
 
+/** Extra deliveries, beyond a consumer's tries, in which a message is only dead-lettered. */
+const DEAD_LETTER_TRIES = 5;
+
 /**
  * Consumes events with validation, retries and a dead-letter path:
  * - unreadable or invalid messages, and `PermanentError`s, are dead-lettered at once;
  * - other failures are retried with backoff, then dead-lettered after `maxDeliver` tries;
  * - types without a handler are acknowledged and skipped.
- * A bad message never blocks the ones behind it.
+ * A bad message never blocks the ones behind it, and none is dropped without a dead letter.
  */
 export async function consumeEvents(
   bus: MessageBus,
@@ -114,7 +117,12 @@ export async function consumeEvents(
     }
   };
 
-  return bus.consume(spec, async (d) => {
+  // The bus may deliver a few times more than the handler runs: a last try that died unsettled
+  // (crash, ack wait) or whose dead-lettering failed comes back once more, to be dead-lettered
+  // instead of silently dropped by the server.
+  return bus.consume({ ...spec, maxDeliver: maxDeliver + DEAD_LETTER_TRIES }, async (d) => {
+    if (d.deliveryCount > maxDeliver)
+      return deadLetter(d, `its last of ${maxDeliver} tries ended without an answer (crash or ack wait)`);
     let event: EventEnvelope;
     try {
       event = EventEnvelope.parse(JSON.parse(decoder.decode(d.data)));

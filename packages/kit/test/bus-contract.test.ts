@@ -280,6 +280,54 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     await sub.stop();
   });
 
+  it('dead-letters a message whose last try died unsettled, instead of dropping it', async () => {
+    const durable = uniqueName('c');
+    const e = registered();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const attempts: number[] = [];
+    const sub = await consumeEvents(
+      bus,
+      {
+        stream: 'USERS',
+        durable,
+        filterSubject: 'user.registered',
+        maxDeliver: 2,
+        ackWaitMs: 400,
+        concurrency: 4,
+      },
+      {
+        // Every try hangs, as a crashed worker would: its ack wait runs out.
+        'user.registered': async (event) => {
+          if (event.id !== e.id) return;
+          attempts.push(attempts.length + 1);
+          await released;
+        },
+      },
+      logger,
+    );
+    const dead: Delivery[] = [];
+    const dlq = await bus.consume(
+      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
+      async (d) => {
+        dead.push(d);
+        d.ack();
+      },
+    );
+    try {
+      await publishEvent(bus, e);
+      // The dead letters include other tests' malformed messages.
+      const ours = (d: Delivery) => new TextDecoder().decode(d.data).includes(e.id);
+      await eventually(() => dead.some(ours), 10_000);
+      expect(attempts).toEqual([1, 2]);
+      expect(dead.find(ours)!.headers['Dlq-Reason']).toContain('last of 2 tries');
+    } finally {
+      release();
+      await dlq.stop();
+      await sub.stop();
+    }
+  });
+
   it('serves request/reply in a queue group shared by replicas', async () => {
     const subject = `svc.${uniqueName('t')}.echo`;
     const served = { a: 0, b: 0 };
