@@ -70,6 +70,18 @@ const registered = (email = 'a@example.com') =>
 
 describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_name, tb: TestBus) => {
   const bus = tb.bus;
+  /** What consumer `durable` dead-letters from USERS. */
+  const watchDeadLetters = async (durable: string) => {
+    const dead: Delivery[] = [];
+    const sub = await bus.consume(
+      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
+      async (d) => {
+        dead.push(d);
+        d.ack();
+      },
+    );
+    return { dead, sub };
+  };
 
   it('publishes and consumes with explicit ack, once', async () => {
     const durable = uniqueName('c');
@@ -225,14 +237,7 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     await eventually(() => handled.includes(good.id));
     expect(handled).toEqual([good.id]);
 
-    const dead: Delivery[] = [];
-    const dlq = await bus.consume(
-      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
-      async (d) => {
-        dead.push(d);
-        d.ack();
-      },
-    );
+    const { dead, sub: dlq } = await watchDeadLetters(durable);
     await eventually(() => dead.length === 2);
     expect(dead.map((d) => d.headers['Dlq-Reason'])).toEqual([
       'not a valid event envelope',
@@ -259,14 +264,7 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       logger,
     );
     await publishEvent(bus, e);
-    const dead: Delivery[] = [];
-    const dlq = await bus.consume(
-      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
-      async (d) => {
-        dead.push(d);
-        d.ack();
-      },
-    );
+    const { dead, sub: dlq } = await watchDeadLetters(durable);
     await eventually(() =>
       dead.some(
         (d) => d.headers['Ce-Type'] === 'user.registered' && d.headers['Dlq-Reason']?.startsWith('failed'),
@@ -306,14 +304,7 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       },
       logger,
     );
-    const dead: Delivery[] = [];
-    const dlq = await bus.consume(
-      { stream: 'DLQ', durable: uniqueName('dlq'), filterSubject: `dlq.USERS.${durable}` },
-      async (d) => {
-        dead.push(d);
-        d.ack();
-      },
-    );
+    const { dead, sub: dlq } = await watchDeadLetters(durable);
     try {
       await publishEvent(bus, e);
       // The dead letters include other tests' malformed messages.
