@@ -307,13 +307,16 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
           {
             [ChartGenerated.type]: async (e) =>
               void (await applyOnce(db, CHARTS_DURABLE, e.id, (trx) => rememberChart(trx, e.data))),
-            [ChartStored.type]: async (e) =>
-              void (await db
+            [ChartStored.type]: async (e) => {
+              const { numUpdatedRows } = await db
                 .updateTable('known_charts')
                 .set({ object_key: e.data.objectKey, content_type: e.data.contentType, size: e.data.size })
                 .where('chart_id', '=', e.data.chartId)
                 .where('user_id', '=', e.data.userId)
-                .execute()),
+                .executeTakeFirstOrThrow();
+              // Ahead of its chart.generated (a retry, a backlog): applied once that is, not lost.
+              if (numUpdatedRows === 0n) throw new Error('chart.stored before its chart.generated');
+            },
             [ChartDeleted.type]: async (e) => {
               const applied = await applyOnce(db, CHARTS_DURABLE, e.id, async (trx) => {
                 await purgeChart(trx, e.data.chartId, e.data.userId);

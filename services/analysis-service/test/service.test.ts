@@ -12,6 +12,7 @@ import {
   AnalysisRequested,
   AnalysisWait,
   ChartDeleted,
+  ChartStored,
   QuotaGet,
   QuotaSetPlan,
 } from '@chartwright/contracts';
@@ -222,6 +223,29 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
     expect(list.analyses[0]).toMatchObject({ id: row.id, status: 'completed' });
     const forChart = await callRpc(tb.bus, AnalysisListForChart, { userId, chartId, limit: 5 });
     expect(forChart.analyses).toHaveLength(1);
+  });
+
+  it('keeps a chart.stored that arrives before its chart.generated', async () => {
+    const userId = await user();
+    const { chartId, publish } = await chart(userId, { publish: false });
+    const copy = `users/${userId}/charts/${chartId}-copy.png`;
+    await publishEvent(
+      tb.bus,
+      makeEvent(
+        ChartStored,
+        { chartId, userId, objectKey: copy, size: 10, sha256: 'a'.repeat(64), contentType: 'image/png' },
+        { source: 'test' },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await publish();
+    const known = () =>
+      db.db
+        .selectFrom('known_charts')
+        .select('object_key')
+        .where('chart_id', '=', chartId)
+        .executeTakeFirst();
+    await eventually(async () => (await known())?.object_key === copy, 20_000);
   });
 
   it("answers NOT_FOUND for another user's chart and an unknown one, and waits for a chart still on its way", async () => {
