@@ -72,7 +72,15 @@ export async function runHost(opts: HostOptions): Promise<void> {
       pglite = await openPGlite(dir);
       database = { kind: 'pglite', pglite };
     }
-    bus = await openBus({ natsUrl: cfg.NATS_URL, name: opts.name, logger, prefix: cfg.BUS_PREFIX });
+    if (!cfg.NATS_URL) mkdirSync(path.resolve(cfg.DATA_DIR), { recursive: true });
+    bus = await openBus({
+      natsUrl: cfg.NATS_URL,
+      name: opts.name,
+      logger,
+      prefix: cfg.BUS_PREFIX,
+      // In-process events outlive a restart, like the database beside them.
+      statePath: path.resolve(cfg.DATA_DIR, 'bus-state.json'),
+    });
     const serviceEnv = { ...process.env };
     if (opts.embedded && !serviceEnv.PUBLIC_URL) {
       // Links the API hands out (signed image URLs) point back at this process.

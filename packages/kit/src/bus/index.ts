@@ -7,14 +7,18 @@ export * from './jetstream.js';
 export * from './memory.js';
 export * from './types.js';
 
-/** JetStream when `natsUrl` is given, else the in-process bus. */
+/**
+ * JetStream when `natsUrl` is given, else the in-process bus (kept in `statePath` across restarts
+ * when given).
+ */
 export async function openBus(opts: {
   natsUrl?: string;
   name: string;
   logger: Logger;
   prefix?: string;
+  statePath?: string;
 }): Promise<MessageBus> {
-  if (!opts.natsUrl) return new MemoryBus(opts.logger);
+  if (!opts.natsUrl) return new MemoryBus(opts.logger, undefined, opts.statePath);
   const bus = await JetStreamBus.connect({
     servers: opts.natsUrl.split(',').map((s) => s.trim()),
     name: opts.name,

@@ -1,3 +1,4 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { STREAMS, type StreamName, streamForSubject } from '@chartwright/contracts';
 import type { Logger } from 'pino';
 import {
@@ -20,6 +21,25 @@ interface Stored {
   subject: string;
   data: Uint8Array;
   headers: Headers;
+}
+
+/** How often a bus with a state path is trimmed and saved. */
+const SAVE_EVERY_MS = 2_000;
+
+interface SavedState {
+  seq: number;
+  streams: Record<
+    string,
+    { messages: (Omit<Stored, 'data'> & { data: string })[]; seen: [string, { seq: number; at: number }][] }
+  >;
+  consumers: {
+    key: string;
+    spec: ConsumerSpec;
+    cursor: number;
+    ready: number[];
+    deliveries: [number, number][];
+    done: number[];
+  }[];
 }
 
 interface StreamState {
@@ -54,7 +74,10 @@ interface Subscriber {
 /**
  * An in-process bus with JetStream's contract: durable consumers that survive a re-subscribe,
  * explicit ack, nak with delay, ack-wait redelivery, max deliveries, de-duplication by message
- * id, and request/reply with queue groups. Messages live as long as the process.
+ * id, and request/reply with queue groups. With `statePath` (the embedded product) the messages
+ * not yet settled and the consumers' positions are saved every couple of seconds and on close, and
+ * read back on start, so a restart loses no events (a crash, at most the last seconds'); settled
+ * ones are let go. Without it (tests) messages live as long as the process.
  */
 export class MemoryBus implements MessageBus {
   readonly kind = 'memory' as const;
@@ -64,13 +87,118 @@ export class MemoryBus implements MessageBus {
   private readonly rr = new Map<string, number>();
   private seq = 0;
   private closed = false;
+  private dirty = false;
+  private readonly saver?: NodeJS.Timeout;
 
   constructor(
     private readonly logger?: Logger,
     private readonly duplicateWindowMs = 10 * 60_000,
+    private readonly statePath?: string,
   ) {
     for (const key of Object.keys(STREAMS) as StreamName[]) {
       this.streams.set(key, { messages: [], seen: new Map() });
+    }
+    if (statePath) {
+      this.restore(statePath);
+      this.saver = setInterval(() => this.dirty && this.save(), SAVE_EVERY_MS);
+      this.saver.unref();
+    }
+  }
+
+  /**
+   * Lets go of messages every consumer of their stream has settled (a stream nobody consumes
+   * keeps its messages for the first durable to come), and of expired de-duplication ids.
+   */
+  private trim(): void {
+    const now = Date.now();
+    for (const [name, stream] of this.streams) {
+      for (const [id, s] of stream.seen) if (now - s.at >= this.duplicateWindowMs) stream.seen.delete(id);
+      const readers = [...this.consumers.values()].filter((c) => c.spec.stream === name);
+      if (readers.length === 0) continue;
+      // Settled for a consumer: handed to it and done, or not for it (another subject).
+      const settled = (c: ConsumerState, k: number) => {
+        const m = stream.messages[k]!;
+        return k < c.cursor && (c.done.has(m.seq) || !subjectMatches(c.spec.filterSubject, m.subject));
+      };
+      let k = 0;
+      while (k < stream.messages.length && readers.every((c) => settled(c, k))) k++;
+      if (k === 0) continue;
+      for (const m of stream.messages.splice(0, k)) {
+        for (const c of readers) {
+          c.done.delete(m.seq);
+          c.deliveries.delete(m.seq);
+        }
+      }
+      for (const c of readers) c.cursor -= k;
+    }
+  }
+
+  private save(): void {
+    if (!this.statePath) return;
+    this.trim();
+    this.dirty = false;
+    const state: SavedState = {
+      seq: this.seq,
+      streams: Object.fromEntries(
+        [...this.streams].map(([name, s]) => [
+          name,
+          {
+            messages: s.messages.map((m) => ({ ...m, data: Buffer.from(m.data).toString('base64') })),
+            seen: [...s.seen],
+          },
+        ]),
+      ),
+      consumers: [...this.consumers].map(([key, c]) => ({
+        key,
+        spec: c.spec,
+        cursor: c.cursor,
+        // Whatever was in hand is delivered again after a restart.
+        ready: [...new Set([...c.ready, ...c.inFlight])],
+        deliveries: [...c.deliveries],
+        done: [...c.done],
+      })),
+    };
+    try {
+      const tmp = `${this.statePath}.tmp`;
+      writeFileSync(tmp, JSON.stringify(state));
+      renameSync(tmp, this.statePath);
+    } catch (err) {
+      this.dirty = true;
+      this.logger?.error({ err, path: this.statePath }, 'bus state not saved');
+    }
+  }
+
+  private restore(path: string): void {
+    let state: SavedState;
+    try {
+      state = JSON.parse(readFileSync(path, 'utf8')) as SavedState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.logger?.error({ err, path }, 'bus state unreadable; starting empty');
+      return;
+    }
+    this.seq = state.seq;
+    for (const [name, s] of Object.entries(state.streams)) {
+      const stream = this.streams.get(name as StreamName);
+      if (!stream) continue;
+      stream.messages = s.messages.map((m) => ({
+        ...m,
+        data: new Uint8Array(Buffer.from(m.data, 'base64')),
+      }));
+      stream.seen = new Map(s.seen);
+    }
+    for (const c of state.consumers) {
+      this.consumers.set(c.key, {
+        spec: c.spec,
+        cursor: c.cursor,
+        ready: c.ready,
+        deliveries: new Map(c.deliveries),
+        inFlight: new Set(),
+        done: new Set(c.done),
+        timers: new Set(),
+        subscribers: [],
+        turn: 0,
+      });
     }
   }
 
@@ -86,6 +214,7 @@ export class MemoryBus implements MessageBus {
     const seq = ++this.seq;
     stream.messages.push({ seq, subject, data, headers: { ...(opts.headers ?? {}) } });
     stream.seen.set(opts.msgId, { seq, at: now });
+    this.dirty = true;
     for (const c of this.consumers.values()) if (c.spec.stream === name) this.pump(c);
     return { seq, duplicate: false };
   }
@@ -187,6 +316,7 @@ export class MemoryBus implements MessageBus {
       c.inFlight.delete(msg.seq);
       if (outcome === 'ack' || outcome === 'term' || count >= maxDeliver) {
         c.done.add(msg.seq);
+        this.dirty = true;
       } else {
         schedule(outcome.nak, () => {
           c.ready.push(msg.seq);
@@ -287,6 +417,8 @@ export class MemoryBus implements MessageBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.saver);
+    this.save();
     for (const c of this.consumers.values()) {
       c.subscribers = [];
       for (const t of c.timers) clearTimeout(t);
