@@ -81,11 +81,11 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
       {
         [UserRegistered.type]: async (e) =>
           void (await applyOnce(db, 'quota-users', e.id, async (trx) => {
-            await new QuotaStore(trx, config.plans).ensureUser(e.data.userId, e.data.plan, true);
+            await new QuotaStore(trx, config.plans).register(e.data.userId, e.data.plan);
           })),
         [UserPlanChanged.type]: async (e) =>
           void (await applyOnce(db, 'quota-users', e.id, async (trx) => {
-            await new QuotaStore(trx, config.plans).setPlan(e.data.userId, e.data.plan);
+            await new QuotaStore(trx, config.plans).setPlan(e.data.userId, e.data.plan, new Date(e.time));
           })),
       },
       logger,

@@ -21,22 +21,55 @@ export class QuotaStore {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Creates the user's row if missing; an existing row keeps its plan unless `plan` is forced. */
-  async ensureUser(userId: string, plan: Plan = 'free', force = false): Promise<void> {
-    const period = periodStart(this.now());
-    await this.db
-      .insertInto('user_quotas')
-      .values({ user_id: userId, plan, charts_used: 0, analyses_used: 0, period_start: period })
+  /** A new user's row, to be inserted; what an existing row gets is up to the caller. */
+  private newRow(userId: string, plan: Plan, planSetAt: Date | null) {
+    return this.db.insertInto('user_quotas').values({
+      user_id: userId,
+      plan,
+      charts_used: 0,
+      analyses_used: 0,
+      period_start: periodStart(this.now()),
+      plan_set_at: planSetAt,
+    });
+  }
+
+  /** The user's quota row, made on first sight with the signup plan; an existing one is kept. */
+  async ensureUser(userId: string, plan: Plan = 'free'): Promise<void> {
+    await this.newRow(userId, plan, null)
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute();
+  }
+
+  /**
+   * `user.registered`: the signup plan, over a row made on first sight, but never over a plan
+   * set since (the event may arrive after a plan change).
+   */
+  async register(userId: string, plan: Plan): Promise<void> {
+    await this.newRow(userId, plan, null)
       .onConflict((oc) =>
-        force
-          ? oc.column('user_id').doUpdateSet({ plan, updated_at: sql`now()` })
-          : oc.column('user_id').doNothing(),
+        oc
+          .column('user_id')
+          .doUpdateSet({ plan, updated_at: sql`now()` })
+          .where('user_quotas.plan_set_at', 'is', null),
       )
       .execute();
   }
 
-  async setPlan(userId: string, plan: Plan): Promise<void> {
-    await this.ensureUser(userId, plan, true);
+  /**
+   * Sets the plan as of `at`, unless a later setting is already applied: the gateway's direct call
+   * and its `user.plan_changed` event, or two changes' events, may arrive in either order.
+   */
+  async setPlan(userId: string, plan: Plan, at: Date = this.now()): Promise<void> {
+    await this.newRow(userId, plan, at)
+      .onConflict((oc) =>
+        oc
+          .column('user_id')
+          .doUpdateSet({ plan, plan_set_at: at, updated_at: sql`now()` })
+          .where((eb) =>
+            eb.or([eb('user_quotas.plan_set_at', 'is', null), eb('user_quotas.plan_set_at', '<', at)]),
+          ),
+      )
+      .execute();
   }
 
   /**

@@ -1,4 +1,10 @@
-import { QuotaGet, QuotaReserve, QuotaSetPlan, UserRegistered } from '@chartwright/contracts';
+import {
+  QuotaGet,
+  QuotaReserve,
+  QuotaSetPlan,
+  UserPlanChanged,
+  UserRegistered,
+} from '@chartwright/contracts';
 import { callRpc, createLogger, makeEvent, newId, publishEvent, type RunningService } from '@chartwright/kit';
 import { eventually, testEngines } from '@chartwright/kit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,6 +43,40 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     });
     expect(snap).toMatchObject({ charts: { used: 0, limit: 100 }, analyses: { used: 0, limit: 50 } });
     expect(snap.resetAt).toBe(nextReset(new Date()).toISOString());
+  });
+
+  it('keeps the newest plan when plan events arrive out of order, and a late signup event changes nothing', async () => {
+    const userId = newId();
+    const at = (offsetMs: number) => new Date(Date.now() - 60_000 + offsetMs);
+    const changed = (plan: 'pro' | 'enterprise', previousPlan: 'free' | 'pro', time: Date) =>
+      makeEvent(
+        UserPlanChanged,
+        { userId, previousPlan, plan, changedBy: newId() },
+        { source: 'test', time },
+      );
+    // Made in this order: signup, free → pro, pro → enterprise. Delivered backwards.
+    await publishEvent(tb.bus, changed('enterprise', 'pro', at(2_000)));
+    await publishEvent(tb.bus, changed('pro', 'free', at(1_000)));
+    await publishEvent(
+      tb.bus,
+      makeEvent(
+        UserRegistered,
+        { userId, email: `late-${userId}@example.com`, name: null, plan: 'free', role: 'user' },
+        { source: 'test', time: at(0) },
+      ),
+    );
+    // A marker behind them on the same consumer: once it is applied, so are they.
+    const marker = newId();
+    await publishEvent(
+      tb.bus,
+      makeEvent(
+        UserRegistered,
+        { userId: marker, email: `m-${marker}@example.com`, name: null, plan: 'pro', role: 'user' },
+        { source: 'test' },
+      ),
+    );
+    await eventually(async () => (await callRpc(tb.bus, QuotaGet, { userId: marker })).plan === 'pro');
+    expect((await callRpc(tb.bus, QuotaGet, { userId })).plan).toBe('enterprise');
   });
 
   it('grants exactly the remaining units to 200 concurrent reservations', async () => {

@@ -9,6 +9,8 @@ export interface UserQuotaTable {
   analyses_used: number;
   /** First instant (UTC) of the month the counters belong to. */
   period_start: Date;
+  /** When the plan was last set (null: the signup default). */
+  plan_set_at: Date | null;
   updated_at: Generated<Date>;
 }
 
