@@ -24,3 +24,33 @@ export async function applyOnce<DB>(
     return true;
   });
 }
+
+/**
+ * Forgets inbox entries older than `keepMs`: once an event has left its stream it cannot be
+ * delivered again, so its entry guards nothing. Deletes in batches; returns how many went.
+ */
+export async function pruneInbox(db: Kysely<any>, keepMs: number, batch = 5_000): Promise<number> {
+  const k = db as Kysely<KitTables>;
+  const before = new Date(Date.now() - keepMs);
+  let total = 0;
+  for (;;) {
+    const res = await k
+      .deleteFrom('inbox')
+      .where((eb) =>
+        eb(
+          eb.refTuple('consumer', 'event_id'),
+          'in',
+          eb
+            .selectFrom('inbox')
+            .select(['consumer', 'event_id'])
+            .where('processed_at', '<', before)
+            .limit(batch)
+            .$asTuple('consumer', 'event_id'),
+        ),
+      )
+      .executeTakeFirst();
+    const n = Number(res.numDeletedRows);
+    total += n;
+    if (n < batch) return total;
+  }
+}

@@ -5,7 +5,11 @@ import type { MessageBus, Subscription } from './bus/types.js';
 import { type Database, type DatabaseTarget, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import type { ReadinessCheck } from './http/health.js';
+import { pruneInbox } from './inbox.js';
 import { OutboxRelay } from './outbox.js';
+
+const INBOX_KEEP_MS = 8 * 86_400_000;
+const INBOX_PRUNE_EVERY_MS = 3_600_000;
 
 /** What a host (a standalone process or the embedded app) gives each service. */
 export interface ServiceRuntime {
@@ -46,7 +50,25 @@ export async function openServiceStore<DB>(
   }
   const relay = new OutboxRelay(database.db, rt.bus, rt.logger);
   relay.start();
-  return { database, relay };
+  // Streams keep events 7 days, so an inbox entry older than 8 can never be needed again.
+  const prune = () =>
+    pruneInbox(database.db, INBOX_KEEP_MS)
+      .then((n) => n && rt.logger.info({ schema, removed: n }, 'old inbox entries removed'))
+      .catch((err) => rt.logger.warn({ err, schema }, 'inbox not pruned'));
+  const pruner = setInterval(prune, INBOX_PRUNE_EVERY_MS);
+  pruner.unref();
+  void prune();
+  const destroy = database.destroy.bind(database);
+  return {
+    database: {
+      ...database,
+      destroy: async () => {
+        clearInterval(pruner);
+        await destroy();
+      },
+    },
+    relay,
+  };
 }
 
 /** Stops subscriptions first (no new work), then the relay, then the database. */

@@ -16,6 +16,7 @@ import {
   OutboxRelay,
   openDatabase,
   type PublishOptions,
+  pruneInbox,
   publishEvent,
 } from '../src/index.js';
 import {
@@ -500,6 +501,27 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       const rows = await database.db.selectFrom('effects').selectAll().where('event_id', '=', e.id).execute();
       expect(rows).toHaveLength(1);
       await sub.stop();
+    });
+
+    it('forgets inbox entries old enough that their events cannot come again', async () => {
+      const consumer = uniqueName('prune');
+      const old = [newId(), newId(), newId()];
+      const recent = newId();
+      const day = 86_400_000;
+      await database.db
+        .insertInto('inbox')
+        .values([
+          ...old.map((event_id) => ({ consumer, event_id, processed_at: new Date(Date.now() - 9 * day) })),
+          { consumer, event_id: recent, processed_at: new Date(Date.now() - day) },
+        ])
+        .execute();
+      expect(await pruneInbox(database.db, 8 * day, 2)).toBeGreaterThanOrEqual(3);
+      const left = await database.db
+        .selectFrom('inbox')
+        .select('event_id')
+        .where('consumer', '=', consumer)
+        .execute();
+      expect(left.map((r) => r.event_id)).toEqual([recent]);
     });
   });
 });
