@@ -162,11 +162,16 @@ export class QuotaStore {
       .select(['state', 'user_id'])
       .where('id', '=', reservationId)
       .executeTakeFirst();
-    const granted = existing?.user_id === userId && existing.state !== 'released';
+    const granted =
+      existing?.user_id === userId && existing.state !== 'released' && existing.state !== 'expired';
     return { granted, quota: await this.snapshot(userId) };
   }
 
-  /** Makes a held reservation permanent. Idempotent; a released one stays released. */
+  /**
+   * Makes a reservation permanent. Idempotent; a released one stays released. One the sweeper
+   * let expire is charged again: its flow did finish (late, after a relay or consumer backlog),
+   * and the work done must be counted, even past the limit.
+   */
   async commit(reservationId: string): Promise<string> {
     const r = await this.db
       .updateTable('reservations')
@@ -176,31 +181,40 @@ export class QuotaStore {
       .returning('state')
       .executeTakeFirst();
     if (r) return r.state;
-    const existing = await this.db
-      .selectFrom('reservations')
-      .select('state')
-      .where('id', '=', reservationId)
-      .executeTakeFirst();
-    return existing?.state ?? 'unknown';
+    return this.db.transaction().execute(async (trx) => {
+      const late = await trx
+        .updateTable('reservations')
+        .set({ state: 'committed', settled_at: this.now() })
+        .where('id', '=', reservationId)
+        .where('state', '=', 'expired')
+        .returning(['user_id', 'kind', 'amount', 'period_start'])
+        .executeTakeFirst();
+      if (!late) return (await stateOf(trx, reservationId)) ?? 'unknown';
+      const col = usedColumn[late.kind];
+      await trx
+        .updateTable('user_quotas')
+        .set(col, sql<number>`${sql.ref(col)} + ${late.amount}`)
+        .where('user_id', '=', late.user_id)
+        .where('period_start', '=', late.period_start)
+        .execute();
+      return 'committed';
+    });
   }
 
   /** Gives held units back. Idempotent; a committed reservation is not released. */
-  async release(reservationId: string): Promise<string> {
+  async release(reservationId: string, as: 'released' | 'expired' = 'released'): Promise<string> {
     return this.db.transaction().execute(async (trx) => {
       const r = await trx
         .updateTable('reservations')
-        .set({ state: 'released', settled_at: this.now() })
+        .set({ state: as, settled_at: this.now() })
         .where('id', '=', reservationId)
         .where('state', '=', 'held')
         .returning(['user_id', 'kind', 'amount', 'period_start'])
         .executeTakeFirst();
       if (!r) {
-        const existing = await trx
-          .selectFrom('reservations')
-          .select('state')
-          .where('id', '=', reservationId)
-          .executeTakeFirst();
-        return existing?.state ?? 'unknown';
+        const state = await stateOf(trx, reservationId);
+        // Expired is released, as far as the caller is concerned.
+        return state === 'expired' ? 'released' : (state ?? 'unknown');
       }
       const col = usedColumn[r.kind];
       // Units of a past month were reset with it; only this period's counter goes down.
@@ -224,7 +238,7 @@ export class QuotaStore {
       .limit(limit)
       .execute();
     let n = 0;
-    for (const r of expired) if ((await this.release(r.id)) === 'released') n++;
+    for (const r of expired) if ((await this.release(r.id, 'expired')) === 'released') n++;
     return n;
   }
 
@@ -255,3 +269,7 @@ export class QuotaStore {
 
 /** Rolls back a reservation that did not fit. */
 class NotReserved extends Error {}
+
+const stateOf = async (db: Kysely<QuotaDb>, reservationId: string) =>
+  (await db.selectFrom('reservations').select('state').where('id', '=', reservationId).executeTakeFirst())
+    ?.state;

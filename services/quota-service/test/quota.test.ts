@@ -1,5 +1,7 @@
 import {
+  QuotaCommit,
   QuotaGet,
+  QuotaRelease,
   QuotaReserve,
   QuotaSetPlan,
   UserPlanChanged,
@@ -161,5 +163,11 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
       200,
     );
     expect(after.quota.analyses.used).toBe(3);
+    // The flow did finish, late (a backlog): its commit charges the unit again, past the limit,
+    // once, and a release afterwards changes nothing.
+    expect((await callRpc(tb.bus, QuotaCommit, { reservationId })).state).toBe('committed');
+    expect((await callRpc(tb.bus, QuotaCommit, { reservationId })).state).toBe('committed');
+    expect((await callRpc(tb.bus, QuotaRelease, { reservationId })).state).toBe('committed');
+    expect((await callRpc(tb.bus, QuotaGet, { userId })).analyses.used).toBe(4);
   });
 });

@@ -14,7 +14,8 @@ export interface UserQuotaTable {
   updated_at: Generated<Date>;
 }
 
-export type ReservationState = 'held' | 'committed' | 'released';
+/** `expired`: released by the sweeper because its flow went quiet; a late commit still charges it. */
+export type ReservationState = 'held' | 'committed' | 'released' | 'expired';
 
 export interface ReservationTable {
   id: string;
