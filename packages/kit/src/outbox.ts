@@ -180,6 +180,8 @@ export class OutboxRelay {
       const rows = await trx
         .selectFrom('outbox')
         .select(['id', 'subject', 'payload', 'headers'])
+        // Rows that keep failing go to the back: a batch full of them must not hold up the rest.
+        .orderBy('attempts')
         .orderBy('id')
         .limit(this.opts.batchSize ?? 100)
         .forUpdate()

@@ -413,6 +413,31 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       expect(await database.db.selectFrom('outbox').selectAll().execute()).toEqual([]);
     });
 
+    it('does not let events that keep failing hold up the ones behind them', async () => {
+      const stuck = [registered('s1@example.com'), registered('s2@example.com')];
+      const fresh = [registered('f1@example.com'), registered('f2@example.com')];
+      await database.db.transaction().execute(async (trx) => {
+        for (const e of [...stuck, ...fresh]) await enqueueEvent(trx, e);
+      });
+      const refused = new Set(stuck.map((e) => e.id));
+      const published: string[] = [];
+      // Batches of two: the first pass takes the two that fail.
+      const relay = new OutboxRelay(
+        database.db,
+        refusing(bus, (id) => refused.has(id), published),
+        logger,
+        {
+          batchSize: 2,
+        },
+      );
+      await expect(relay.drain()).rejects.toThrow(/2 outbox event/);
+      expect(published).toEqual([]);
+      // The next pass takes the fresh ones first (the stuck ones fail again after them).
+      await expect(relay.drain()).rejects.toThrow(/2 outbox event/);
+      expect(published.sort()).toEqual(fresh.map((e) => e.id).sort());
+      await database.db.deleteFrom('outbox').execute();
+    });
+
     it('publishes committed events at once with send, leaving the outbox empty, or keeps them on failure', async () => {
       const ok = registered('send-ok@example.com');
       const bad = registered('send-bad@example.com');
