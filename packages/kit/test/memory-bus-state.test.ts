@@ -21,16 +21,17 @@ describe('the in-process bus across a restart (embedded mode)', () => {
     const seen: string[] = [];
     let sub = await first.consume(spec, async (d) => {
       seen.push(text(d));
-      // The second one is in hand when the process stops.
-      if (text(d) !== 'b') d.ack();
+      // 'b' is in hand when the process stops; 'n' waits out a long nak delay.
+      if (text(d) === 'n') d.nak(60_000);
+      else if (text(d) !== 'b') d.ack();
     });
     // Another consumer of the stream, for other subjects: it holds nothing back.
     const plans = await first.consume(
       { stream: 'USERS', durable: 'plans', filterSubject: 'user.plan_changed' },
       async (d) => d.ack(),
     );
-    for (const id of ['a', 'b']) await publish(first, id);
-    await eventually(() => seen.length === 2);
+    for (const id of ['a', 'b', 'n']) await publish(first, id);
+    await eventually(() => seen.length === 3);
     await sub.stop();
     await plans.stop();
     // Published while nobody consumed, as after a commit just before the stop.
@@ -40,7 +41,7 @@ describe('the in-process bus across a restart (embedded mode)', () => {
     const saved = JSON.parse(await readFile(statePath, 'utf8'));
     expect(
       saved.streams.USERS.messages.map((m: { data: string }) => Buffer.from(m.data, 'base64').toString()),
-    ).toEqual(['b', 'c']);
+    ).toEqual(['b', 'n', 'c']);
 
     const second = new MemoryBus(undefined, undefined, statePath);
     const again: string[] = [];
@@ -48,8 +49,8 @@ describe('the in-process bus across a restart (embedded mode)', () => {
       again.push(text(d));
       d.ack();
     });
-    await eventually(() => again.length === 2);
-    expect(again.sort()).toEqual(['b', 'c']);
+    await eventually(() => again.length === 3);
+    expect(again.sort()).toEqual(['b', 'c', 'n']);
     // A repeated id is still recognised after the restart.
     expect((await publish(second, 'a')).duplicate).toBe(true);
     await sub.stop();

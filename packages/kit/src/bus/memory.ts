@@ -152,8 +152,13 @@ export class MemoryBus implements MessageBus {
         key,
         spec: c.spec,
         cursor: c.cursor,
-        // Whatever was in hand is delivered again after a restart.
-        ready: [...new Set([...c.ready, ...c.inFlight])],
+        // Every message handed to it and not settled (waiting, in hand, or waiting out a nak
+        // delay) is delivered again after a restart.
+        ready: this.streams
+          .get(c.spec.stream)!
+          .messages.slice(0, c.cursor)
+          .filter((m) => !c.done.has(m.seq) && subjectMatches(c.spec.filterSubject, m.subject))
+          .map((m) => m.seq),
         deliveries: [...c.deliveries],
         done: [...c.done],
       })),
