@@ -168,6 +168,16 @@ describe('hostile input on every gateway endpoint', () => {
     }
     const ok = await h.app.inject({ method: 'GET', url: '/v1/charts?symbol=%F0%9F%93%88', headers: auth });
     expect(ok.statusCode).toBe(200);
+    // Deep nesting (allowed by free-form fields such as a drawing's override) is refused, not walked.
+    const deep = `${'{"a":'.repeat(2_000)}"x"${'}'.repeat(2_000)}`;
+    const nested = await h.app.inject({
+      method: 'POST',
+      url: '/v1/charts/generate',
+      headers: { ...auth, 'content-type': 'application/json' },
+      payload: `{"symbol":"BINANCE:BTCUSDT","interval":"1h","drawings":[{"name":"Horizontal Line","input":{"price":1},"override":${deep}}]}`,
+    });
+    expect(nested.statusCode).toBe(400);
+    expect(nested.json().error.message).toMatch(/nested more than 64 levels/);
   });
 
   it('keeps to BODY_LIMIT_BYTES, takes JSON only, and reads a missing body as {}', async () => {

@@ -10,13 +10,27 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-/** The path (`studies.0.name`) of the first unstorable string or key in `value`, if any. */
-export function unstorableField(value: unknown, path = '', depth = 0): string | undefined {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : undefined;
-  if (value === null || typeof value !== 'object' || depth > 32) return undefined;
+const MAX_DEPTH = 64;
+
+/**
+ * The first unstorable string or key in `value` (its path, e.g. `studies.0.name`, and what is
+ * wrong), or a value nested deeper than any request needs (which would also be costly to walk).
+ */
+export function unstorableField(
+  value: unknown,
+  path = '',
+  depth = 0,
+): { field: string; problem: string } | undefined {
+  if (typeof value === 'string')
+    return UNSTORABLE.test(value)
+      ? { field: path, problem: 'contains a NUL character or an unpaired UTF-16 surrogate' }
+      : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  if (depth >= MAX_DEPTH) return { field: path, problem: `is nested more than ${MAX_DEPTH} levels deep` };
   for (const [key, item] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key;
-    if (UNSTORABLE.test(key)) return at;
+    if (UNSTORABLE.test(key))
+      return { field: at, problem: 'contains a NUL character or an unpaired UTF-16 surrogate' };
     const found = unstorableField(item, at, depth + 1);
     if (found !== undefined) return found;
   }
@@ -45,11 +59,11 @@ export function registerInputRules(app: FastifyInstance, opts: { bodyLimit: numb
     if (req.body === undefined && BODY_METHODS.has(req.method)) req.body = {};
     const parts = { body: req.body, querystring: req.query, params: req.params } as const;
     for (const [where, value] of Object.entries(parts)) {
-      const field = unstorableField(value);
-      if (field === undefined) continue;
-      const message = 'contains a NUL character or an unpaired UTF-16 surrogate';
-      throw new ApiError('VALIDATION_ERROR', `invalid ${where}: ${field || where} ${message}`, [
-        { field: field || where, in: where, message },
+      const found = unstorableField(value);
+      if (found === undefined) continue;
+      const field = found.field || where;
+      throw new ApiError('VALIDATION_ERROR', `invalid ${where}: ${field} ${found.problem}`, [
+        { field, in: where, message: found.problem },
       ]);
     }
   });
