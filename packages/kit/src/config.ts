@@ -1,4 +1,16 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+
+/** An address or CIDR as Fastify's proxy list takes it, or one of its named ranges. */
+function isProxyAddress(a: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(a)) return true;
+  const [ip, bits, ...rest] = a.split('/');
+  const family = isIP(ip ?? '');
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
 
 /** Thrown when the environment does not satisfy a service's config schema. */
 export class ConfigError extends Error {
@@ -52,6 +64,10 @@ export const env = {
     z
       .string()
       .default('false')
+      .refine(
+        (v) => ['true', 'false', ''].includes(v) || v.split(',').every((a) => isProxyAddress(a.trim())),
+        'must be false, true, or proxy addresses / CIDRs, comma separated (e.g. 10.0.0.0/8)',
+      )
       .transform((v): boolean | string[] => {
         if (v === 'false' || v === '') return false;
         if (v === 'true') return true;

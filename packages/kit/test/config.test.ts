@@ -49,4 +49,14 @@ describe('parseEnv', () => {
       await app.close();
     }
   });
+
+  it('refuses a TRUST_PROXY that names no proxy, at start-up and by name', () => {
+    const Trust = z.object({ TRUST_PROXY: env.trustProxy() });
+    for (const ok of ['10.0.0.0/8, 192.168.1.7', '::1', 'loopback,fd00::/8'])
+      expect(() => parseEnv(Trust, { TRUST_PROXY: ok }), ok).not.toThrow();
+    for (const bad of ['1', 'yes', '10.0.0.0/33', 'ingress.local', '10.0.0.0/8/1'])
+      expect(() => parseEnv(Trust, { TRUST_PROXY: bad }), bad).toThrow(
+        /TRUST_PROXY: must be false, true, or proxy/,
+      );
+  });
 });
