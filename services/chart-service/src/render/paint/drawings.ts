@@ -1,7 +1,8 @@
 import type { ResolvedDrawing } from '@chartwright/market';
-import { formatPrice, r1 } from './format.js';
-import type { TextEngine } from './text.js';
-import type { Palette } from './theme.js';
+import { formatPrice, r1 } from '../format.js';
+import type { Layout } from '../layout.js';
+import type { TextEngine } from '../text.js';
+import type { Palette } from '../theme.js';
 
 export interface DrawContext {
   /** x of a time (ms), extrapolated beyond the bars. */
@@ -237,4 +238,29 @@ export function drawingPrices(d: ResolvedDrawing): number[] {
   return [i.price, i.startPrice, i.endPrice, i.entryPrice, i.targetPrice, i.stopPrice].filter(
     (p): p is number => p !== undefined,
   );
+}
+
+/** Drawings in the main pane; their price tags go on the axis later, over the axis labels. */
+export function paintDrawings(l: Layout): { shapes: string; tags: string } {
+  const tags: string[] = [];
+  const ctx = drawContext(l);
+  const shapes = l.drawings.map((d) => renderDrawing(d, ctx, tags)).join('');
+  return { shapes, tags: tags.join('') };
+}
+
+export function drawContext(l: Layout): DrawContext {
+  return {
+    x: l.xOfTime,
+    y: l.y,
+    left: l.left,
+    right: l.right,
+    top: 0,
+    bottom: l.mainBottom,
+    palette: l.pal,
+    fontSize: l.fs,
+    slot: l.slotW,
+    axisX: l.right + 1,
+    axisWidth: l.axisW,
+    te: l.te,
+  };
 }
