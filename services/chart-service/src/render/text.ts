@@ -209,3 +209,35 @@ export function textEngine(format: 'png' | 'svg'): TextEngine {
 }
 
 export { FONT_FAMILY };
+
+/** `text`, cut short with an ellipsis when it is wider than `maxWidth`. */
+export function fitText(te: TextEngine, text: string, size: number, maxWidth: number, bold = false): string {
+  if (te.measure(text, size, bold) <= maxWidth) return text;
+  const chars = [...text];
+  let lo = 0;
+  let hi = chars.length;
+  // The longest prefix that fits with its ellipsis.
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (te.measure(`${chars.slice(0, mid).join('')}…`, size, bold) <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo === 0 ? '' : `${chars.slice(0, lo).join('').trimEnd()}…`;
+}
+
+/** Runs of text (a legend) that fit `maxWidth`: the first cut short if need be, later ones dropped. */
+export function fitRuns(te: TextEngine, runs: TextRun[], size: number, maxWidth: number): TextRun[] {
+  const out: TextRun[] = [];
+  let used = 0;
+  for (const [k, run] of runs.entries()) {
+    const w = te.measure(run.text, size);
+    if (used + w <= maxWidth) {
+      out.push(run);
+      used += w;
+    } else {
+      if (k === 0) out.push({ ...run, text: fitText(te, run.text, size, maxWidth) });
+      break;
+    }
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import type { ResolvedDrawing } from '@chartwright/market';
 import { formatPrice, r1 } from '../format.js';
 import type { Layout } from '../layout.js';
-import type { TextEngine } from '../text.js';
+import { fitText, type TextEngine } from '../text.js';
 import type { Palette } from '../theme.js';
 
 export interface DrawContext {
@@ -38,6 +38,30 @@ function dash(style: number | undefined, width: number): string {
   return '';
 }
 
+const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
+
+type Anchor = 'start' | 'middle' | 'end';
+
+/**
+ * Where a label goes so that it stays inside the plot: shifted in from an edge it would cross (its
+ * anchor kept), its baseline kept between the top and bottom, and cut short if wider than the plot.
+ */
+export function placeLabel(
+  ctx: DrawContext,
+  x: number,
+  y: number,
+  text: string,
+  size: number,
+  anchor: Anchor = 'start',
+): { x: number; y: number; text: string } {
+  const pad = 4;
+  const fitted = fitText(ctx.te, text, size, ctx.right - ctx.left - 2 * pad);
+  const w = ctx.te.measure(fitted, size);
+  const shift = anchor === 'middle' ? w / 2 : anchor === 'end' ? w : 0;
+  const x0 = clamp(x - shift, ctx.left + pad, ctx.right - pad - w);
+  return { x: x0 + shift, y: clamp(y, ctx.top + size, ctx.bottom - pad), text: fitted };
+}
+
 /** A coloured price label on the price axis. */
 export function priceTag(ctx: DrawContext, price: number, color: string, label = formatPrice(price)): string {
   const y = ctx.y(price);
@@ -63,20 +87,15 @@ export function renderDrawing(d: ResolvedDrawing, ctx: DrawContext, tags: string
   const stroke = `stroke="${color}" stroke-width="${lw}"${dash(o.linestyle, lw)} fill="none"`;
   const i = d.input;
   const parts: string[] = [];
-  const text = (
-    x: number,
-    y: number,
-    s: string,
-    fill: string,
-    size: number,
-    anchor?: 'start' | 'middle' | 'end',
-  ) =>
-    ctx.te.draw(x, y, s, {
+  const text = (x: number, y: number, s: string, fill: string, size: number, anchor?: Anchor) => {
+    const at = placeLabel(ctx, x, y, s, size, anchor);
+    return ctx.te.draw(at.x, at.y, at.text, {
       size,
       fill,
       anchor,
       halo: fill === '#FFFFFF' ? undefined : ctx.palette.background,
     });
+  };
 
   switch (d.name) {
     case 'Horizontal Line': {
@@ -89,7 +108,13 @@ export function renderDrawing(d: ResolvedDrawing, ctx: DrawContext, tags: string
     case 'Vertical Line': {
       const x = ctx.x(i.datetime!);
       parts.push(`<path d="M${r1(x)} ${ctx.top}V${ctx.bottom}" ${stroke}/>`);
-      if (label) parts.push(text(x + 5, ctx.top + fs + 30, label, textColor, fs));
+      if (label) {
+        // Right of the line, or left of it when there is no room on the right.
+        const flip = x + 5 + ctx.te.measure(label, fs) > ctx.right - 4;
+        parts.push(
+          text(flip ? x - 5 : x + 5, ctx.top + fs + 30, label, textColor, fs, flip ? 'end' : 'start'),
+        );
+      }
       break;
     }
     case 'Trend Line': {
@@ -170,13 +195,16 @@ export function renderDrawing(d: ResolvedDrawing, ctx: DrawContext, tags: string
       const small = Math.round(fs * 0.9);
       // Labels sit in boxes just outside the far edges of the zones, so they never overlap each other
       // or the entry line; the entry label only when the profit zone has room for it.
+      // Near an edge of the plot the boxes move inside it.
       const boxed = (yEdge: number, above: boolean, s: string, bg: string) => {
-        const bw2 = ctx.te.measure(s, small) + 10;
+        const fitted = fitText(ctx.te, s, small, ctx.right - ctx.left - 14);
+        const bw2 = ctx.te.measure(fitted, small) + 10;
         const bh = small + 6;
-        const top = above ? yEdge - bh - 2 : yEdge + 2;
+        const top = clamp(above ? yEdge - bh - 2 : yEdge + 2, ctx.top, ctx.bottom - bh);
+        const bx = clamp(cx - bw2 / 2, ctx.left + 2, ctx.right - 2 - bw2);
         return (
-          `<rect x="${r1(cx - bw2 / 2)}" y="${r1(top)}" width="${r1(bw2)}" height="${bh}" rx="2" fill="${bg}"/>` +
-          text(cx, top + bh - 4.5, s, '#FFFFFF', small, 'middle')
+          `<rect x="${r1(bx)}" y="${r1(top)}" width="${r1(bw2)}" height="${bh}" rx="2" fill="${bg}"/>` +
+          text(bx + bw2 / 2, top + bh - 4.5, fitted, '#FFFFFF', small, 'middle')
         );
       };
       parts.push(

@@ -2,6 +2,7 @@ import { splitSymbol } from '@chartwright/market';
 import { formatCompact, formatPrice, r1 } from '../format.js';
 import type { Layout } from '../layout.js';
 import { lastVisible } from '../series.js';
+import { fitRuns, fitText } from '../text.js';
 import { drawContext, priceTag } from './drawings.js';
 import { legend } from './panes.js';
 
@@ -9,7 +10,10 @@ import { legend } from './panes.js';
 export function paintWatermark(l: Layout): string {
   if (!l.input.synthetic) return '';
   const { left, right, main } = l;
-  const size = Math.round(Math.min((right - left) / 9, (l.mainBottom - l.headerH) / 4));
+  // As wide as 90 % of the plot at most.
+  const size = Math.round(
+    Math.min(((right - left) * 0.9) / l.tw('SYNTHETIC DATA', 1, true), (l.mainBottom - l.headerH) / 4),
+  );
   const wm = l.te.draw((left + right) / 2, (main.top + main.bottom) / 2 + size * 0.35, 'SYNTHETIC DATA', {
     size,
     fill: l.pal.watermark,
@@ -31,7 +35,13 @@ export function paintHeader(l: Layout): string {
   const { input, config, te, tw, fs, pal, left, right, titleSize, legendLine, lastBar, bars } = l;
   const out: string[] = [];
   const { exchange, ticker } = splitSymbol(config.symbol);
-  const title = `${input.symbolLabel ?? ticker} · ${config.interval} · ${exchange}`;
+  const title = fitText(
+    te,
+    `${input.symbolLabel ?? ticker} · ${config.interval} · ${exchange}`,
+    titleSize,
+    right - left - 16,
+    true,
+  );
   const ty = titleSize + 6;
   out.push(
     `<g id="title">${te.draw(left + 8, ty, title, { size: titleSize, fill: pal.text, bold: true })}</g>`,
@@ -65,10 +75,15 @@ export function paintHeader(l: Layout): string {
     const runs = [{ text: 'Vol  ', fill: pal.textMuted }];
     if (last !== null) runs.push({ text: formatCompact(last), fill: l.lastColor });
     out.push(
-      te.draw(left + 8, titleSize + 12 + legendLine * (l.overlays.length + 1) - 4, runs, {
-        size: fs,
-        fill: pal.textMuted,
-      }),
+      te.draw(
+        left + 8,
+        titleSize + 12 + legendLine * (l.overlays.length + 1) - 4,
+        fitRuns(te, runs, fs, right - left - 16),
+        {
+          size: fs,
+          fill: pal.textMuted,
+        },
+      ),
     );
   }
   if (!bars.length) {

@@ -2,6 +2,7 @@ import { formatCompact, formatValue, r1 } from '../format.js';
 import type { Layout, PaneLayout } from '../layout.js';
 import { niceTicks } from '../scale.js';
 import { lastVisible, linePath, type StudyView, visiblePoints, yOf } from '../series.js';
+import { fitRuns } from '../text.js';
 
 /** Histogram colours by sign and direction, as TradingView colours MACD's. */
 function histogramColor(val: number, rising: boolean): string {
@@ -20,7 +21,8 @@ export function legend(l: Layout, v: StudyView, yy: number, xx: number): string 
     const last = lastVisible(p, l.start, l.slots);
     if (last !== null) runs.push({ text: `${formatValue(last)} `, fill: p.color });
   }
-  return l.te.draw(xx, yy, runs, { size: l.fs, fill: l.pal.textMuted });
+  const fitted = fitRuns(l.te, runs, l.fs, l.right - xx - 8);
+  return l.te.draw(xx, yy, fitted, { size: l.fs, fill: l.pal.textMuted });
 }
 
 /** A separate pane's separator, levels and plots. */
