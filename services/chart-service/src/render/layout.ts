@@ -7,6 +7,7 @@ import {
   resolveDrawing,
   resolveStudies,
 } from '@chartwright/market';
+import { assignLineColors } from './colors.js';
 import { FONT_FAMILY } from './fonts.js';
 import { formatPrice, priceDecimals } from './format.js';
 import { drawingPrices } from './paint/drawings.js';
@@ -53,6 +54,14 @@ export interface PlacedTimeTick {
   rank: number;
 }
 
+/** A drawing to paint, with its place in the config and its line colour. */
+export interface PlacedDrawing {
+  drawing: ResolvedDrawing;
+  /** Index in `config.drawings`. */
+  index: number;
+  color: string;
+}
+
 /** A separate pane (RSI, MACD…) below the main pane. */
 export interface PaneLayout {
   view: StudyView;
@@ -92,7 +101,7 @@ export interface Layout {
   overlays: StudyView[];
   volume: StudyView | undefined;
   panes: PaneLayout[];
-  drawings: ResolvedDrawing[];
+  drawings: PlacedDrawing[];
 
   /** The plot spans x from `left` to `right`; the price axis is right of it, `axisW` wide. */
   left: number;
@@ -211,6 +220,8 @@ export function layoutChart(input: RenderInput): Layout {
   const overlays = views.filter((v) => v.study.def.pane === 'overlay');
   const volume = views.find((v) => v.study.def.pane === 'volume');
   const separate = views.filter((v) => v.study.def.pane === 'separate');
+  const priceLine = config.style === 'line' || config.style === 'area' ? [pal.line] : [];
+  const drawingColors = assignLineColors(overlays, drawings, priceLine);
 
   // Horizontal layout: slots for bars plus room on the right (and for Ichimoku's projected cloud).
   const maxOffset = Math.max(0, ...views.flatMap((v) => v.plots.map((p) => p.offset)));
@@ -317,7 +328,7 @@ export function layoutChart(input: RenderInput): Layout {
     overlays,
     volume,
     panes,
-    drawings,
+    drawings: drawings.map((drawing, index) => ({ drawing, index, color: drawingColors[index]! })),
     left,
     right,
     axisW,

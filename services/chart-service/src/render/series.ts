@@ -16,6 +16,8 @@ export interface Plot {
   values: Line;
   offset: number;
   color: string;
+  /** The colour comes from the config's overrides. */
+  explicit: boolean;
   width: number;
 }
 
@@ -59,7 +61,10 @@ export function overrideColor(study: ResolvedStudy, key: string): string | undef
   return ok.data;
 }
 
-/** Computes each study and picks its colours: overrides first, then a fresh colour for repeats. */
+/**
+ * Computes each study and picks its colours: overrides first, then a fresh colour for a repeated
+ * separate-pane study. Overlays without overrides get distinct colours later (assignLineColors).
+ */
 export function studyViews(studies: ResolvedStudy[], bars: readonly Bar[]): StudyView[] {
   const seen = new Map<string, number>();
   return studies.map((study) => {
@@ -70,16 +75,19 @@ export function studyViews(studies: ResolvedStudy[], bars: readonly Bar[]): Stud
     const outputs = study.def.outputs.filter((o) => !o.hidden && lines[o.key]);
     const plots = outputs.map((output) => {
       const single = outputs.length === 1;
-      const color =
+      const override =
         overrideColor(study, `${output.label}.color`) ??
-        (single ? (overrideColor(study, 'color') ?? overrideColor(study, 'plot.color')) : undefined) ??
-        (repeat > 0 && single ? EXTRA_LINE_COLORS[(repeat - 1) % EXTRA_LINE_COLORS.length]! : output.color);
+        (single ? (overrideColor(study, 'color') ?? overrideColor(study, 'plot.color')) : undefined);
+      const repeated = repeat > 0 && single && study.def.pane !== 'overlay';
+      const color =
+        override ?? (repeated ? EXTRA_LINE_COLORS[(repeat - 1) % EXTRA_LINE_COLORS.length]! : output.color);
       const lw = Number(study.override[`${output.label}.linewidth`] ?? study.override.linewidth ?? 1.5);
       return {
         output,
         values: lines[output.key]!,
         offset: offsets[output.key] ?? 0,
         color,
+        explicit: override !== undefined,
         width: Number.isFinite(lw) ? Math.min(6, Math.max(0.5, lw)) : 1.5,
       };
     });

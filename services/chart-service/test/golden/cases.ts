@@ -19,6 +19,11 @@ const aapl = series('NASDAQ:AAPL', '1D', 320);
 const eur = series('FX:EURUSD', '15m', 300);
 
 const at = (bars: readonly Bar[], fromEnd: number) => bars[bars.length - 1 - fromEnd]!;
+/** The bar with the lowest low, or the highest high, of the last `n`. */
+const extreme = (bars: readonly Bar[], n: number, side: 'low' | 'high') =>
+  bars.slice(-n).reduce((a, b) => ((side === 'low' ? b.low < a.low : b.high > a.high) ? b : a));
+const btcLow = extreme(btc, 160, 'low');
+const btcHigh = extreme(btc, 160, 'high');
 
 function golden(
   name: string,
@@ -137,10 +142,10 @@ export const CASES: GoldenCase[] = [
       {
         name: 'Fib Retracement',
         input: {
-          startDatetime: at(btc, 150).time,
-          startPrice: at(btc, 150).low,
-          endDatetime: at(btc, 110).time,
-          endPrice: at(btc, 110).high,
+          startDatetime: btcLow.time,
+          startPrice: btcLow.low,
+          endDatetime: btcHigh.time,
+          endPrice: btcHigh.high,
         },
       },
       { name: 'Text', input: { datetime: at(btc, 30).time, price: at(btc, 30).high, text: 'Breakout' } },

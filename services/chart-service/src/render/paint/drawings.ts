@@ -1,4 +1,5 @@
 import type { ResolvedDrawing } from '@chartwright/market';
+import { DRAWING_COLOR } from '../colors.js';
 import { formatPrice, r1 } from '../format.js';
 import type { Layout } from '../layout.js';
 import { fitText, type TextEngine } from '../text.js';
@@ -36,6 +37,14 @@ function dash(style: number | undefined, width: number): string {
   if (style === 1) return ` stroke-dasharray="${r1(width * 1.5)} ${r1(width * 2.5)}"`;
   if (style === 2) return ` stroke-dasharray="${r1(width * 6)} ${r1(width * 4)}"`;
   return '';
+}
+
+/** `#RRGGBB` at an opacity as rgba(); other colours (names, rgba()) give the default blue fill. */
+function translucent(color: string, alpha: number): string {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+  if (!m) return `rgba(41, 98, 255, ${alpha})`;
+  const [r, g, b] = m.slice(1).map((h) => Number.parseInt(h, 16));
+  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, v));
@@ -77,10 +86,14 @@ export function priceTag(ctx: DrawContext, price: number, color: string, label =
 }
 
 /** One drawing as SVG, in its pane's coordinates. Price tags on the axis go into `tags`. */
-export function renderDrawing(d: ResolvedDrawing, ctx: DrawContext, tags: string[]): string {
+export function renderDrawing(
+  d: ResolvedDrawing,
+  ctx: DrawContext,
+  tags: string[],
+  color = d.override.linecolor ?? DRAWING_COLOR,
+): string {
   const o = d.override;
   const lw = o.linewidth ?? 1.5;
-  const color = o.linecolor ?? '#2962FF';
   const textColor = o.textColor ?? o.linecolor ?? ctx.palette.text;
   const fs = o.fontsize ?? ctx.fontSize;
   const label = d.input.text ?? o.text;
@@ -135,7 +148,7 @@ export function renderDrawing(d: ResolvedDrawing, ctx: DrawContext, tags: string
         ctx.x(i.endDatetime!),
         ctx.y(i.endPrice!),
       ];
-      const fill = o.backgroundColor ?? 'rgba(41, 98, 255, 0.15)';
+      const fill = o.backgroundColor ?? translucent(color, 0.15);
       parts.push(
         `<rect x="${r1(Math.min(x1, x2))}" y="${r1(Math.min(y1, y2))}" width="${r1(Math.abs(x2 - x1))}" height="${r1(Math.abs(y2 - y1))}" fill="${fill}" stroke="${color}" stroke-width="${lw}"${dash(o.linestyle, lw)}/>`,
       );
@@ -272,7 +285,7 @@ export function drawingPrices(d: ResolvedDrawing): number[] {
 export function paintDrawings(l: Layout): { shapes: string; tags: string } {
   const tags: string[] = [];
   const ctx = drawContext(l);
-  const shapes = l.drawings.map((d) => renderDrawing(d, ctx, tags)).join('');
+  const shapes = l.drawings.map((d) => renderDrawing(d.drawing, ctx, tags, d.color)).join('');
   return { shapes, tags: tags.join('') };
 }
 
