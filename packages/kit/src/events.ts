@@ -14,7 +14,9 @@ import {
   DEFAULT_MAX_DELIVER,
   type Delivery,
   type MessageBus,
+  type Subscription,
 } from './bus/types.js';
+import { isDatabaseUnavailable } from './db/faults.js';
 import { newId } from './ids.js';
 import { extractTraceContext, withSpan } from './telemetry.js';
 
@@ -71,11 +73,15 @@ export type EventHandlers = {
 
 /** Extra deliveries, beyond a consumer's tries, in which a message is only dead-lettered. */
 const DEAD_LETTER_TRIES = 5;
+/** How long one delivery is retried in place while the database is unavailable, and how often. */
+const OUTAGE_RETRY_MS = 30_000;
+const OUTAGE_RETRY_STEP_MS = 1_000;
 
 /**
  * Consumes events with validation, retries and a dead-letter path:
  * - unreadable or invalid messages, and `PermanentError`s, are dead-lettered at once;
  * - other failures are retried with backoff, then dead-lettered after `maxDeliver` tries;
+ * - a lost database is retried in place for a while, then the message is nak'ed for later;
  * - types without a handler are acknowledged and skipped.
  * A bad message never blocks the ones behind it, and none is dropped without a dead letter.
  */
@@ -84,7 +90,7 @@ export async function consumeEvents(
   spec: ConsumerSpec,
   handlers: EventHandlers,
   logger: Logger,
-) {
+): Promise<Subscription> {
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const deadLetter = async (d: Delivery, reason: string, err?: unknown) => {
     logger.error(
@@ -120,7 +126,8 @@ export async function consumeEvents(
   // The bus may deliver a few times more than the handler runs: a last try that died unsettled
   // (crash, ack wait) or whose dead-lettering failed comes back once more, to be dead-lettered
   // instead of silently dropped by the server.
-  return bus.consume({ ...spec, maxDeliver: maxDeliver + DEAD_LETTER_TRIES }, async (d) => {
+  const stopping = new AbortController();
+  const sub = await bus.consume({ ...spec, maxDeliver: maxDeliver + DEAD_LETTER_TRIES }, async (d) => {
     if (d.deliveryCount > maxDeliver)
       return deadLetter(d, `its last of ${maxDeliver} tries ended without an answer (crash or ack wait)`);
     let event: EventEnvelope;
@@ -138,8 +145,8 @@ export async function consumeEvents(
       event = parsed.data as EventEnvelope;
     }
     const parent = extractTraceContext({ traceparent: event.traceparent, tracestate: event.tracestate });
-    try {
-      await withSpan(
+    const run = () =>
+      withSpan(
         `consume ${event.type}`,
         SpanKind.CONSUMER,
         {
@@ -150,17 +157,61 @@ export async function consumeEvents(
         () => handler(event, d),
         parent,
       );
-      d.ack();
-    } catch (err) {
-      if (err instanceof PermanentError) return deadLetter(d, err.message, err);
-      if (d.deliveryCount >= maxDeliver)
-        return deadLetter(d, `failed ${d.deliveryCount} times: ${(err as Error).message}`, err);
-      logger.warn(
-        { err, type: event.type, id: event.id, deliveries: d.deliveryCount },
-        'event handler failed; retrying',
-      );
-      d.nak(backoffFor(spec, d.deliveryCount));
+    const since = Date.now();
+    for (;;) {
+      try {
+        await run();
+        d.ack();
+        return;
+      } catch (err) {
+        if (err instanceof PermanentError) return deadLetter(d, err.message, err);
+        if (isDatabaseUnavailable(err)) {
+          // The database is away (a restart, a failover, a session ended): this is no fault of
+          // the message, so it does not spend its tries. It is tried again here while the
+          // outage lasts (handlers apply an event once, so a repeat is harmless), then handed
+          // back for redelivery; a stop hands it back at once.
+          if (!stopping.signal.aborted && Date.now() - since < OUTAGE_RETRY_MS) {
+            if (Date.now() - since < OUTAGE_RETRY_STEP_MS)
+              logger.warn(
+                { err, type: event.type, id: event.id },
+                'database unavailable; retrying the event',
+              );
+            d.working();
+            await sleep(OUTAGE_RETRY_STEP_MS, stopping.signal);
+            continue;
+          }
+          d.nak(backoffFor(spec, d.deliveryCount));
+          return;
+        }
+        if (d.deliveryCount >= maxDeliver)
+          return deadLetter(d, `failed ${d.deliveryCount} times: ${(err as Error).message}`, err);
+        logger.warn(
+          { err, type: event.type, id: event.id, deliveries: d.deliveryCount },
+          'event handler failed; retrying',
+        );
+        d.nak(backoffFor(spec, d.deliveryCount));
+        return;
+      }
     }
+  });
+  return {
+    stop: async () => {
+      stopping.abort();
+      await sub.stop();
+    },
+  };
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

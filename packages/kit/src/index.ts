@@ -1,6 +1,7 @@
 export * from './bus/index.js';
 export * from './config.js';
 export * from './db/database.js';
+export * from './db/faults.js';
 export * from './db/kit-migrations.js';
 export * from './db/migrate.js';
 export * from './events.js';

@@ -2,7 +2,11 @@ import type { ErrorCode, RpcDefinition, RpcError } from '@chartwright/contracts'
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
+import { databaseUnavailable, isDatabaseUnavailable } from './db/faults.js';
 import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from './telemetry.js';
+
+/** What a caller is told to wait before retrying when the bus or the service is away. */
+const BUS_RETRY_AFTER_SECONDS = 2;
 
 /** An expected failure a handler reports to its caller (not a crash). */
 export class ServiceError extends Error {
@@ -25,9 +29,9 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
   def: RpcDefinition<Req, Res>,
   queue: string,
   logger: Logger,
-  handler: (req: z.infer<Req>, headers: Headers) => Promise<z.input<Res>>,
+  handler: (req: z.infer<Req>, headers: Headers, signal: AbortSignal) => Promise<z.input<Res>>,
 ): Promise<Subscription> {
-  return bus.serve(def.subject, queue, async (payload, headers) => {
+  return bus.serve(def.subject, queue, async (payload, headers, signal) => {
     const parsed = def.request.safeParse(payload);
     if (!parsed.success) {
       return {
@@ -40,34 +44,47 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
         `rpc ${def.subject}`,
         SpanKind.SERVER,
         { 'messaging.system': 'nats', 'rpc.method': def.subject },
-        () => handler(parsed.data, headers),
+        () => handler(parsed.data, headers, signal),
         extractTraceContext(headers),
       );
       return { ok: true, data };
     } catch (err) {
       if (err instanceof ServiceError) return { ok: false, error: err.toJSON() };
+      if (isDatabaseUnavailable(err)) {
+        logger.warn({ err, subject: def.subject }, 'database unavailable; answered 503');
+        return { ok: false, error: databaseUnavailable().toJSON() };
+      }
       logger.error({ err, subject: def.subject }, 'rpc handler failed');
       return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
     }
   });
 }
 
-/** Calls `def` and returns its data; a failure reply throws `ServiceError` with its code. */
+/**
+ * Calls `def` and returns its data; a failure reply throws `ServiceError` with its code. With
+ * `signal`, an abort stops waiting for the reply (`SERVICE_UNAVAILABLE`); the request may still
+ * be handled.
+ */
 export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
   bus: MessageBus,
   def: RpcDefinition<Req, Res>,
   request: z.input<Req>,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
 ): Promise<z.infer<Res>> {
   let raw: unknown;
+  const unavailable = (message: string) =>
+    new ServiceError('SERVICE_UNAVAILABLE', message, { retryAfterSeconds: BUS_RETRY_AFTER_SECONDS });
   try {
-    raw = await bus.request(def.subject, request, {
+    const sent = bus.request(def.subject, request, {
       timeoutMs: opts.timeoutMs,
       headers: injectTraceHeaders(),
     });
+    raw = opts.signal ? await abortable(sent, opts.signal) : await sent;
   } catch (err) {
+    if (err instanceof BusError && err.code === 'DISCONNECTED')
+      throw unavailable('the message bus is unavailable; try again shortly');
     if (err instanceof BusError && (err.code === 'NO_RESPONDERS' || err.code === 'CLOSED'))
-      throw new ServiceError('SERVICE_UNAVAILABLE', `${def.subject} is unavailable`);
+      throw unavailable(`${def.subject} is unavailable`);
     if (err instanceof BusError && err.code === 'TIMEOUT')
       throw new ServiceError('TIMEOUT', `${def.subject} did not answer in time`);
     throw err;
@@ -77,4 +94,14 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
   const r = reply.data as { ok: true; data: z.infer<Res> } | { ok: false; error: RpcError };
   if (!r.ok) throw new ServiceError(r.error.code, r.error.message, r.error.details);
   return r.data;
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  p.catch(() => undefined);
+  if (signal.aborted) return Promise.reject(new BusError('CLOSED', 'stopped waiting: shutting down'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new BusError('CLOSED', 'stopped waiting: shutting down'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

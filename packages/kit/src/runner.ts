@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { openBus } from './bus/index.js';
 import type { MessageBus } from './bus/types.js';
 import { CommonEnv, ConfigError, env, parseEnv } from './config.js';
 import { type DatabaseTarget, openPGlite } from './db/database.js';
+import { isDatabaseUnavailable } from './db/faults.js';
 import { registerHealthRoutes } from './http/health.js';
 import { createHttpApp } from './http/server.js';
 import { createLogger } from './logger.js';
@@ -56,11 +58,13 @@ export async function runHost(opts: HostOptions): Promise<void> {
     return fail(opts.name, err);
   }
   const logger = createLogger(opts.name, cfg.LOG_LEVEL);
+  survivesLostDatabase(logger);
   await startTelemetry(opts.name);
   let bus: MessageBus | undefined;
   let pglite: PGlite | undefined;
   const services: RunningService[] = [];
   let shuttingDown = false;
+  const draining = new AbortController();
   const app = createHttpApp({ logger: logger.child({ component: 'http' }), trustProxy: cfg.TRUST_PROXY });
   try {
     let database: DatabaseTarget;
@@ -88,7 +92,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
       serviceEnv.PUBLIC_URL = `http://${host.includes(':') ? `[${host}]` : host}:${cfg.PORT}`;
     }
     for (const factory of opts.factories) {
-      services.push(await factory({ bus, database, logger, env: serviceEnv }));
+      services.push(await factory({ bus, database, logger, env: serviceEnv, draining: draining.signal }));
     }
     const b = bus;
     registerHealthRoutes(
@@ -123,6 +127,10 @@ export async function runHost(opts: HostOptions): Promise<void> {
       process.exit(1);
     }, cfg.SHUTDOWN_TIMEOUT_MS);
     force.unref();
+    // In order: no new HTTP requests (answered 503) while the running ones finish, their long
+    // waits cut short; then each service stops taking requests and messages and waits for its
+    // handlers to answer, and closes its database; the bus closes last, after the last reply.
+    draining.abort();
     await app.close().catch((err) => logger.error({ err }, 'http close failed'));
     for (const s of [...services].reverse())
       await s.stop().catch((err) => logger.error({ err, service: s.name }, 'stop failed'));
@@ -139,6 +147,24 @@ export async function runHost(opts: HostOptions): Promise<void> {
 /** One service as its own process against PostgreSQL and NATS. */
 export function runStandalone(name: string, factory: ServiceFactory, defaultPort: number): Promise<void> {
   return runHost({ name, factories: [factory], defaultPort, defaultHost: '0.0.0.0', embedded: false });
+}
+
+/**
+ * A lost database session must never end the process. Every pool client listens for errors,
+ * and units of work answer 503; should a stray promise or event still carry such an error to
+ * the top, it is logged, not fatal. Anything else keeps Node's behaviour: log and exit.
+ */
+function survivesLostDatabase(logger: Logger): void {
+  const onFault = (kind: string) => (err: unknown) => {
+    if (isDatabaseUnavailable(err)) {
+      logger.warn({ err }, `database connection lost (${kind}); continuing`);
+      return;
+    }
+    logger.fatal({ err }, kind);
+    process.exit(1);
+  };
+  process.on('unhandledRejection', onFault('unhandled rejection'));
+  process.on('uncaughtException', onFault('uncaught exception'));
 }
 
 function prefixChecks(s: RunningService, prefix: boolean) {

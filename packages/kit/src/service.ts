@@ -17,6 +17,11 @@ export interface ServiceRuntime {
   database: DatabaseTarget;
   logger: Logger;
   env: Record<string, string | undefined>;
+  /**
+   * Aborted when the host starts to drain (SIGTERM): long waits inside a request (an analysis
+   * the caller waits for) end early with what they have, so the drain is not held up by them.
+   */
+  draining?: AbortSignal;
 }
 
 /** A started service. */

@@ -131,9 +131,13 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       until: 'done' | 'change' = 'done',
       known?: AnalysisStatus,
       changed?: Promise<void>,
+      signal?: AbortSignal,
     ) => {
       const deadline = Date.now() + timeoutMs;
-      if (changed) await changed;
+      if (changed) {
+        const stop = new Promise<void>((r) => signal?.addEventListener('abort', () => r(), { once: true }));
+        await (signal?.aborted ? undefined : Promise.race([changed, stop]));
+      }
       for (;;) {
         // Listen before reading, so a change between the read and the wait is not missed;
         // changes made by other replicas are seen by the periodic re-read.
@@ -142,7 +146,8 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
         const satisfied =
           FINAL.includes(record.status) ||
           (until === 'change' && known !== undefined && record.status !== known);
-        if (satisfied || Date.now() >= deadline) return record;
+        // A drain answers with the record as it stands rather than hold the stop.
+        if (satisfied || Date.now() >= deadline || signal?.aborted) return record;
         await next;
       }
     };
@@ -150,7 +155,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const subs: Subscription[] = [];
     try {
       subs.push(
-        await serveRpc(rt.bus, AnalysisRequest, QUEUE, logger, async (req) => {
+        await serveRpc(rt.bus, AnalysisRequest, QUEUE, logger, async (req, _headers, signal) => {
           const chart = await findChart(req.chartId, req.userId);
           const analysisId = newId();
           const reservationId = newId();
@@ -226,14 +231,14 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
           void relay.send([requested]);
           const quota = quotaCounter(reserved.quota);
           if (!done) return { analysisId, status: 'queued' as const, quota };
-          const record = await waitFor(analysisId, req.userId, req.waitMs, 'done', undefined, done);
+          const record = await waitFor(analysisId, req.userId, req.waitMs, 'done', undefined, done, signal);
           return { analysisId, status: record.status, quota, record };
         }),
         await serveRpc(rt.bus, AnalysisGet, QUEUE, logger, async (req) =>
           toRecord(await getAnalysis(db, req.analysisId, req.userId)),
         ),
-        await serveRpc(rt.bus, AnalysisWait, QUEUE, logger, async (req) =>
-          waitFor(req.analysisId, req.userId, req.timeoutMs, req.until, req.known),
+        await serveRpc(rt.bus, AnalysisWait, QUEUE, logger, async (req, _headers, signal) =>
+          waitFor(req.analysisId, req.userId, req.timeoutMs, req.until, req.known, undefined, signal),
         ),
         await serveRpc(rt.bus, AnalysisList, QUEUE, logger, async (req) => {
           const rows = await db

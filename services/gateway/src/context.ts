@@ -16,4 +16,6 @@ export interface GatewayContext {
   objects: ObjectStore;
   /** Secret, public URL and lifetime of signed file links (`/v1/files/*`). */
   signing?: SigningConfig;
+  /** Aborted when the process starts to drain: long waits answer with what they have. */
+  draining?: AbortSignal;
 }

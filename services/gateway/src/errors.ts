@@ -1,5 +1,10 @@
 import type { ErrorCode } from '@chartwright/contracts';
-import { ServiceError } from '@chartwright/kit';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  databaseUnavailable,
+  isDatabaseUnavailable,
+  ServiceError,
+} from '@chartwright/kit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
 
@@ -34,10 +39,14 @@ export class ApiError extends Error {
   }
 }
 
-export const sendError = (reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) =>
-  reply
+export const sendError = (reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) => {
+  // Every 503 says when to come back: a client's retry loop needs no guess.
+  if (code === 'SERVICE_UNAVAILABLE' && !reply.hasHeader('retry-after'))
+    reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+  return reply
     .code(STATUS[code])
     .send({ success: false, error: details === undefined ? { code, message } : { code, message, details } });
+};
 
 /** Fastify's own 4xx errors, by code, mapped to ours. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -52,7 +61,9 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    // The gateway's own database lost (a restart, a failover): 503 with Retry-After, not 500.
+    const err = isDatabaseUnavailable(error) ? (databaseUnavailable() as unknown as FastifyError) : error;
     if (err instanceof ApiError) return sendError(reply, err.code, err.message, err.details);
     if (err instanceof ServiceError) {
       if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');

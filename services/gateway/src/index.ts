@@ -31,6 +31,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     logger,
     objects: openObjectStore(rt.env),
     signing,
+    draining: rt.draining,
   };
   await bootstrapAdmin(ctx);
   // Idempotency keys are kept 24 hours; expired ones are removed in the background.

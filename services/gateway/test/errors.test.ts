@@ -25,7 +25,34 @@ describe('error answers', () => {
     });
     const down = await app.inject({ method: 'GET', url: '/down' });
     expect(down.statusCode).toBe(503);
-    expect(down.headers['retry-after']).toBeUndefined();
+    // Every 503 tells the client when to try again.
+    expect(down.headers['retry-after']).toBe('2');
+    await app.close();
+  });
+
+  it("answers its own database's lost connection (a restart, a terminated session) as 503 with Retry-After, not 500", async () => {
+    const app = createHttpApp();
+    installErrorHandlers(app);
+    const lost = [
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('Client has encountered a connection error and is not queryable'),
+    ];
+    for (const [i, err] of lost.entries())
+      app.get(`/lost/${i}`, async () => {
+        throw err;
+      });
+    app.get('/bug', async () => {
+      throw Object.assign(new Error('syntax error at or near "selec"'), { code: '42601' });
+    });
+    for (let i = 0; i < lost.length; i++) {
+      const res = await app.inject({ method: 'GET', url: `/lost/${i}` });
+      expect(res.statusCode, lost[i]!.message).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(res.json().error.code).toBe('SERVICE_UNAVAILABLE');
+    }
+    expect((await app.inject({ method: 'GET', url: '/bug' })).statusCode).toBe(500);
     await app.close();
   });
 });

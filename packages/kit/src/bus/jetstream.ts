@@ -13,6 +13,7 @@ import {
 } from '@nats-io/jetstream';
 import {
   connect,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
   nanos,
@@ -68,12 +69,44 @@ const fromHeaderMap = (h: Headers | undefined): MsgHdrs | undefined => {
 
 export class JetStreamBus implements MessageBus {
   readonly kind = 'jetstream' as const;
+  /** False from a disconnect until the client has reconnected. */
+  private connected = true;
+  /** Requests waiting for a reply: failed at once when the connection drops. */
+  private readonly pending = new Set<(err: BusError) => void>();
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly opts: JetStreamBusOptions,
-  ) {}
+  ) {
+    void this.watchConnection();
+  }
+
+  /**
+   * A request sent on a connection that dropped is lost (its reply would come on the old one),
+   * yet the client keeps it until its timeout. The caller is told at once instead, and requests
+   * made before the client has reconnected fail at once too, so nobody waits out a timeout for
+   * an answer that cannot come.
+   */
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.opts.logger.warn({ server: s.server }, 'NATS connection lost; reconnecting');
+        const err = new BusError('DISCONNECTED', 'the connection to NATS was lost');
+        for (const fail of [...this.pending]) fail(err);
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.opts.logger.info({ server: s.server }, 'NATS connection restored');
+      }
+    }
+  }
+
+  /** Whether the connection to the server is up. */
+  isConnected(): boolean {
+    return this.connected && !this.nc.isClosed();
+  }
 
   static async connect(opts: JetStreamBusOptions): Promise<JetStreamBus> {
     const nc = await connect({
@@ -226,26 +259,41 @@ export class JetStreamBus implements MessageBus {
   async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
     const log = this.opts.logger;
     const sub = this.nc.subscribe(this.subject(subject), { queue });
+    const stopping = new AbortController();
+    // Handlers still running: a stop waits for them to answer before NATS and the database close.
+    const running = new Set<Promise<void>>();
+    const answer = async (msg: Msg) => {
+      let reply: unknown;
+      try {
+        const payload = msg.data.length ? JSON.parse(decoder.decode(msg.data)) : undefined;
+        reply = await handler(payload, toHeaderMap(msg.headers), stopping.signal);
+      } catch (err) {
+        log.error({ err, subject }, 'rpc handler failed');
+        reply = { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
+      }
+      if (!msg.reply) return;
+      try {
+        msg.respond(encoder.encode(JSON.stringify(reply ?? null)));
+      } catch (err) {
+        log.warn({ err, subject }, 'rpc reply not sent');
+      }
+    };
     const loop = (async () => {
       for await (const msg of sub) {
         // Requests are independent; handle them concurrently.
-        void (async () => {
-          let reply: unknown;
-          try {
-            const payload = msg.data.length ? JSON.parse(decoder.decode(msg.data)) : undefined;
-            reply = await handler(payload, toHeaderMap(msg.headers));
-          } catch (err) {
-            log.error({ err, subject }, 'rpc handler failed');
-            reply = { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
-          }
-          if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply ?? null)));
-        })();
+        const p = answer(msg);
+        running.add(p);
+        void p.finally(() => running.delete(p));
       }
     })();
     return {
       stop: async () => {
-        await sub.drain();
+        // No new requests (the server sends them to other members of the queue group); the
+        // ones already received are handled. Waiting handlers are told to answer now.
+        if (!this.nc.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+        stopping.abort();
         await loop;
+        await Promise.allSettled([...running]);
       },
     };
   }
@@ -255,19 +303,33 @@ export class JetStreamBus implements MessageBus {
     payload: unknown,
     opts: { timeoutMs?: number; headers?: Headers } = {},
   ): Promise<unknown> {
+    if (this.nc.isClosed()) throw new BusError('CLOSED', 'the bus is closed');
+    if (!this.connected) throw new BusError('DISCONNECTED', 'not connected to NATS');
+    let fail!: (err: BusError) => void;
+    const dropped = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    this.pending.add(fail);
+    const sent = this.nc.request(this.subject(subject), encoder.encode(JSON.stringify(payload)), {
+      timeout: opts.timeoutMs ?? 10_000,
+      headers: fromHeaderMap(opts.headers),
+    });
+    // Given up on at a disconnect, the request still ends (with its timeout) later.
+    sent.catch(() => undefined);
     try {
-      const msg = await this.nc.request(this.subject(subject), encoder.encode(JSON.stringify(payload)), {
-        timeout: opts.timeoutMs ?? 10_000,
-        headers: fromHeaderMap(opts.headers),
-      });
+      const msg = await Promise.race([sent, dropped]);
       return JSON.parse(decoder.decode(msg.data));
     } catch (err) {
+      if (err instanceof BusError) throw err;
       if (err instanceof RequestError && err.isNoResponders())
         throw new BusError('NO_RESPONDERS', `no service answers ${subject}`);
       if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError))
         throw new BusError('TIMEOUT', `no answer from ${subject} in time`);
       if (err instanceof SyntaxError) throw new BusError('BAD_REPLY', `unreadable reply from ${subject}`);
+      if (this.nc.isClosed()) throw new BusError('CLOSED', 'the bus is closed');
       throw err;
+    } finally {
+      this.pending.delete(fail);
     }
   }
 

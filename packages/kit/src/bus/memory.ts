@@ -83,7 +83,10 @@ export class MemoryBus implements MessageBus {
   readonly kind = 'memory' as const;
   private readonly streams = new Map<StreamName, StreamState>();
   private readonly consumers = new Map<string, ConsumerState>();
-  private readonly services = new Map<string, { queue: string; handler: RpcHandler }[]>();
+  private readonly services = new Map<
+    string,
+    { queue: string; handler: (payload: unknown, headers: Headers) => Promise<unknown> }[]
+  >();
   private readonly rr = new Map<string, number>();
   private seq = 0;
   private closed = false;
@@ -366,7 +369,17 @@ export class MemoryBus implements MessageBus {
   }
 
   async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
-    const entry = { queue, handler };
+    const stopping = new AbortController();
+    const running = new Set<Promise<unknown>>();
+    // Like the JetStream adapter: a stop lets the requests in hand finish and answer.
+    const tracked = (payload: unknown, headers: Headers) => {
+      const p = handler(payload, headers, stopping.signal);
+      running.add(p);
+      const forget = () => running.delete(p);
+      p.then(forget, forget);
+      return p;
+    };
+    const entry = { queue, handler: tracked };
     const list = this.services.get(subject) ?? [];
     list.push(entry);
     this.services.set(subject, list);
@@ -377,6 +390,8 @@ export class MemoryBus implements MessageBus {
           subject,
           l.filter((e) => e !== entry),
         );
+        stopping.abort();
+        await Promise.allSettled([...running]);
       },
     };
   }

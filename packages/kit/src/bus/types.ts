@@ -53,12 +53,19 @@ export interface ConsumerSpec {
 }
 
 export interface Subscription {
-  /** Stops taking new messages and waits for the ones in hand. */
+  /**
+   * Stops taking new messages and waits for the ones in hand (for request/reply: until their
+   * handlers have answered).
+   */
   stop(): Promise<void>;
 }
 
 export type RawHandler = (delivery: Delivery) => Promise<void>;
-export type RpcHandler = (payload: unknown, headers: Headers) => Promise<unknown>;
+/**
+ * Answers one request. `signal` is aborted when the server stops (a drain): a handler that waits
+ * (for a result, a slot) should then answer with what it has instead of holding the drain.
+ */
+export type RpcHandler = (payload: unknown, headers: Headers, signal: AbortSignal) => Promise<unknown>;
 
 /**
  * The message bus: JetStream in production, in-process for the embedded mode. Both adapters
@@ -73,7 +80,10 @@ export interface MessageBus {
   consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription>;
   /** Serves request/reply on `subject` in queue group `queue` (replicas share the load). */
   serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription>;
-  /** Sends a request and waits for the reply. Throws `BusError` `NO_RESPONDERS` / `TIMEOUT`. */
+  /**
+   * Sends a request and waits for the reply. Throws `BusError` `NO_RESPONDERS` / `TIMEOUT`, and
+   * `DISCONNECTED` at once when the connection to the server is lost (not after the timeout).
+   */
   request(
     subject: string,
     payload: unknown,
@@ -86,7 +96,7 @@ export interface MessageBus {
 
 export class BusError extends Error {
   constructor(
-    readonly code: 'NO_RESPONDERS' | 'TIMEOUT' | 'CLOSED' | 'BAD_REPLY',
+    readonly code: 'NO_RESPONDERS' | 'TIMEOUT' | 'CLOSED' | 'BAD_REPLY' | 'DISCONNECTED',
     message: string,
   ) {
     super(message);

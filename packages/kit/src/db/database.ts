@@ -37,9 +37,14 @@ export function openDatabase<DB>(target: DatabaseTarget, schema: string): Databa
       max: target.poolMax ?? 10,
       options: `-c search_path=${schema},public`,
       idleTimeoutMillis: 30_000,
+      // Waiting for a connection (the server unreachable, or every client busy) ends with an
+      // error the services answer as 503, instead of holding the request until its caller gives up.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A peer that vanished without a FIN (a failover, a dropped NAT entry) is noticed.
+      keepAlive: true,
       Client: preparingClient(),
     });
-    // An idle client that errors (server restart) must not crash the process.
+    // An idle client that errors (server restart) is removed by the pool, which reports it here.
     pool.on('error', () => undefined);
     base = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   } else {
@@ -69,6 +74,7 @@ export function openDatabase<DB>(target: DatabaseTarget, schema: string): Databa
 
 // Named statements are kept by each connection and by the server: bound how many there are.
 const MAX_PREPARED = 500;
+const CONNECT_TIMEOUT_MS = 5_000;
 const PREPARABLE = /^\s*(select|insert|update|delete|with)\b/i;
 // SQLSTATE 0A000: a prepared `select *` whose table changed shape (a migration ran meanwhile).
 const CACHED_PLAN_CHANGED = /cached plan must not change result type/;
@@ -90,6 +96,15 @@ function preparingClient(): typeof pg.Client {
     return name;
   };
   class PreparingClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super(config);
+      // The pool listens for errors only while a client is idle. A session ended while it is
+      // checked out (57P01 from pg_terminate_backend or a restart, a reset socket) would
+      // otherwise be an unhandled 'error' event, which exits the process. The unit of work
+      // using it sees the failure on its next (or current) query, and the pool drops the
+      // client when it is released (it is no longer queryable).
+      this.on('error', () => undefined);
+    }
     // Kysely calls query(text, values); everything else passes through unchanged.
     override query(...args: any[]): any {
       const [text, values] = args;

@@ -1,24 +1,49 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 
+/** Seconds a client is told to wait before retrying against a server that is draining. */
+const DRAIN_RETRY_AFTER_SECONDS = 1;
+/** Answered by the probes themselves during a drain (`/ready` says `shutting_down`). */
+const PROBES = new Set(['/health', '/ready']);
+
 /**
  * The HTTP server every host uses. Errors Fastify raises before routing (an undecodable URL, a
- * bad header) get the API's error envelope too.
+ * bad header) get the API's error envelope too, and so do requests refused while it drains:
+ * from `close()` on, a request arriving on a connection still open is answered 503
+ * `SERVICE_UNAVAILABLE` with `Retry-After` and `Connection: close` (Fastify's own answer is a
+ * plain `{"error":"Service Unavailable"}`), while the requests already running finish.
  */
 export function createHttpApp(
   opts: { logger?: Logger; bodyLimit?: number; trustProxy?: boolean | string[] } = {},
 ): FastifyInstance {
-  return Fastify({
+  const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger | undefined,
     // Request lines are not logged: usage is recorded as events, errors by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     // Off unless configured: a client must not choose the address per-IP limits count.
     trustProxy: opts.trustProxy ?? false,
+    return503OnClosing: false,
     frameworkErrors: (err, _req, reply) => {
       (reply as unknown as { code(n: number): { send(b: unknown): void } })
         .code(400)
         .send({ success: false, error: { code: 'VALIDATION_ERROR', message: err.message } });
     },
   }) as unknown as FastifyInstance;
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!draining || PROBES.has(req.url.split('?')[0]!)) return;
+    return reply
+      .code(503)
+      .header('connection', 'close')
+      .header('retry-after', String(DRAIN_RETRY_AFTER_SECONDS))
+      .send({
+        success: false,
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'the server is shutting down; try again' },
+      });
+  });
+  return app;
 }

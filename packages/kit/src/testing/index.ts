@@ -238,6 +238,7 @@ export async function eventually<T>(
 }
 export * from './fixtures.js';
 export * from './processes.js';
+export * from './servers.js';
 
 /**
  * The engines a suite runs on, cleaned up by the suite's `afterAll`: `pairs` puts the real

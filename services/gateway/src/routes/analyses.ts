@@ -29,6 +29,11 @@ const IdParams = z.object({ id: z.uuid() });
 const FINAL: readonly AnalysisStatus[] = ['completed', 'failed'];
 /** One wait request to analysis-service; longer waits are several of them. */
 const WAIT_SLICE_MS = 20_000;
+/**
+ * The first slice is shorter: it cannot be cut short by a drain (its answer carries the new
+ * analysis's id), so it must end well within the shutdown grace period.
+ */
+const FIRST_WAIT_SLICE_MS = 10_000;
 const RPC_GRACE_MS = 5_000;
 const REQUEST_BUDGET_MS = 10_000;
 
@@ -47,14 +52,15 @@ async function waitForResult(
 ): Promise<AnalysisRecord | undefined> {
   const deadline = Date.now() + ms;
   let record: AnalysisRecord | undefined;
-  while (Date.now() < deadline) {
+  // A drain ends the wait: the client gets 202 and the analysis's location.
+  while (Date.now() < deadline && !ctx.draining?.aborted) {
     const timeoutMs = Math.min(WAIT_SLICE_MS, deadline - Date.now());
     try {
       record = await callRpc(
         ctx.bus,
         AnalysisWait,
         { userId, analysisId, until: 'done', timeoutMs },
-        { timeoutMs: timeoutMs + RPC_GRACE_MS },
+        { timeoutMs: timeoutMs + RPC_GRACE_MS, signal: ctx.draining },
       );
     } catch (err) {
       if (err instanceof ServiceError && (err.code === 'TIMEOUT' || err.code === 'SERVICE_UNAVAILABLE')) {
@@ -143,7 +149,7 @@ export async function analysisRoutes(
       const waitMs = respondAsync ? 0 : req.query.wait * 1000;
       const started = Date.now();
       // One request that also waits: most analyses finish within the first slice.
-      const firstWait = Math.min(waitMs, WAIT_SLICE_MS);
+      const firstWait = Math.min(waitMs, FIRST_WAIT_SLICE_MS);
       const accepted = await callRpc(
         ctx.bus,
         AnalysisRequest,
