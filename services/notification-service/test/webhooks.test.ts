@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AnalysisCompleted } from '@chartwright/contracts';
-import { encodeEvent, eventHeaders, makeEvent, newId, publishEvent } from '@chartwright/kit';
+import { encodeEvent, eventHeaders, newId, publishEvent } from '@chartwright/kit';
 import { eventually, testEngines } from '@chartwright/kit/testing';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationService } from '../src/index.js';
+import { completed } from './events.js';
 import { type Receiver, type Stack, startReceiver, startStack } from './support.js';
 
 const { pairs } = await testEngines(afterAll);
@@ -258,33 +258,3 @@ describe.each(pairs)('webhooks [%s]', (_name, db, tb) => {
     expect(receiver.at(hang)).toHaveLength(4);
   });
 });
-
-function completed(userId: string) {
-  return makeEvent(
-    AnalysisCompleted,
-    {
-      analysisId: newId(),
-      chartId: newId(),
-      userId,
-      reservationId: null,
-      symbol: 'BINANCE:BTCUSDT',
-      interval: '4h',
-      result: {
-        trend: 'bullish',
-        signals: ['higher highs'],
-        recommendation: 'LONG',
-        entryPrice: 100,
-        stopLoss: 95,
-        takeProfit: 110,
-        confidence: 7,
-        analysisText: 'Up <b>we</b> go & "then" some',
-        keyLevels: { support: [95], resistance: [110] },
-        riskRewardRatio: 2,
-        warnings: [],
-      },
-      metadata: { model: 'test-model', tokensUsed: 0, processingTime: 0.1 },
-      completedAt: new Date().toISOString(),
-    },
-    { source: 'test', subject: userId },
-  );
-}
