@@ -74,7 +74,7 @@ export function buildAsyncApi(version = '1.0.0') {
       nats: {
         host: 'nats:4222',
         protocol: 'nats',
-        description: 'NATS with JetStream (streams USERS, CHARTS, ANALYSES, USAGE, DLQ).',
+        description: 'NATS with JetStream (streams USERS, CHARTS, ANALYSES, USAGE, QUOTA, DLQ).',
       },
     },
     channels,

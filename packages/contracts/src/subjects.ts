@@ -7,6 +7,8 @@ export const STREAMS = {
   CHARTS: { name: 'CHARTS', subjects: ['chart.>'] },
   ANALYSES: { name: 'ANALYSES', subjects: ['analysis.>'] },
   USAGE: { name: 'USAGE', subjects: ['usage.>'] },
+  /** Quota facts for people (thresholds reached); kept apart from the high-volume usage ledger. */
+  QUOTA: { name: 'QUOTA', subjects: ['quota.>'] },
   DLQ: { name: 'DLQ', subjects: ['dlq.>'] },
 } as const;
 export type StreamName = keyof typeof STREAMS;
@@ -23,6 +25,8 @@ export function streamForSubject(subject: string): StreamName {
       return 'ANALYSES';
     case 'usage':
       return 'USAGE';
+    case 'quota':
+      return 'QUOTA';
     case 'dlq':
       return 'DLQ';
     default:

@@ -96,7 +96,8 @@ export function hostAllowed(hostname: string, allowedHosts: readonly string[]): 
   });
 }
 
-function checkUrl(raw: string, s: Settings): URL {
+/** Parses `raw` and checks its scheme, credentials and host against the settings. */
+export function checkUrl(raw: string, s: Pick<Settings, 'allowHttp' | 'allowedHosts'>): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -118,7 +119,7 @@ function checkUrl(raw: string, s: Settings): URL {
 }
 
 /** A `lookup` that answers with the already checked address: no second DNS query, no rebinding. */
-function pinnedLookup(target: ResolvedAddress): LookupFunction {
+export function pinnedLookup(target: ResolvedAddress): LookupFunction {
   return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
     if (options.all) callback(null, [{ address: target.address, family: target.family }]);
     else callback(null, target.address, target.family);

@@ -1,8 +1,10 @@
 export {
   addressRange,
   isPublicAddress,
+  normaliseHostname,
   type ResolvedAddress,
   type Resolver,
+  resolveChecked,
   systemResolver,
 } from './address.js';
 export {
@@ -16,3 +18,4 @@ export {
   hostAllowed,
 } from './download.js';
 export { DownloadError, type DownloadErrorCode, isDownloadError } from './errors.js';
+export { type PostOptions, type PostResult, postChecked } from './post.js';

@@ -17,7 +17,9 @@ import { authRoutes } from './routes/auth.js';
 import { chartRoutes } from './routes/charts.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fileRoutes } from './routes/files.js';
+import { notificationRoutes, unsubscribeRoutes } from './routes/notifications.js';
 import { userRoutes } from './routes/user.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /**
  * Mounts the REST API on `app`: error envelope, zod validation, OpenAPI at `/openapi.json`
@@ -68,6 +70,8 @@ export async function registerGateway(
     await authRoutes(open, ctx);
     // Signed image links work without a token.
     await fileRoutes(open, ctx, deps);
+    // Unsubscribe links in mails carry their own signature.
+    await unsubscribeRoutes(open, ctx);
   });
 
   const authenticate = authenticator(app, ctx);
@@ -88,6 +92,8 @@ export async function registerGateway(
     await adminRoutes(secured, ctx);
     await chartRoutes(secured, ctx, deps);
     await analysisRoutes(secured, ctx, deps);
+    await webhookRoutes(secured, ctx);
+    await notificationRoutes(secured, ctx);
   });
 
   return limits.close;

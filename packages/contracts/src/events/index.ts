@@ -149,6 +149,25 @@ export const UsageRecorded = defineEvent(
   'The gateway served a request for a user (the api_usage ledger).',
 );
 
+export const QuotaThresholdReached = defineEvent(
+  'quota.threshold_reached',
+  1,
+  z.object({
+    userId: Id,
+    plan: Plan,
+    resource: QuotaKind,
+    /** Percent of the monthly limit now used: 80 or 100. */
+    threshold: z.union([z.literal(80), z.literal(100)]),
+    used: z.number().int().nonnegative(),
+    limit: z.number().int().positive(),
+    /** First instant (UTC) of the month it applies to. */
+    periodStart: z.iso.datetime({ offset: true }),
+    resetAt: z.iso.datetime({ offset: true }),
+    reachedAt: z.iso.datetime({ offset: true }),
+  }),
+  'Usage of a monthly quota reached 80 % or 100 % of its limit; sent once per user, resource, threshold and month.',
+);
+
 /** Every event definition, for documentation and validation by type. */
 export const EVENTS = [
   UserRegistered,
@@ -160,6 +179,7 @@ export const EVENTS = [
   AnalysisCompleted,
   AnalysisFailed,
   UsageRecorded,
+  QuotaThresholdReached,
 ] as const;
 
 export type AnyEventDefinition = (typeof EVENTS)[number];
