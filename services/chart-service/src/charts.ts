@@ -177,6 +177,7 @@ export class Charts {
     if (!reserved.granted) throw new ServiceError('QUOTA_EXCEEDED', QUOTA_EXCEEDED_MESSAGE, { quota });
 
     let uploadedKey: string | undefined;
+    let warnings: string[] = [];
     try {
       let row: ChartRow;
       let event: z.input<typeof ChartGenerated.data>;
@@ -207,6 +208,7 @@ export class Charts {
               ]);
             throw err;
           });
+        warnings = image.warnings;
         const key = chartObjectKey(userId, chartId, config.format);
         const sha256 = createHash('sha256').update(image.data).digest('hex');
         await this.d.objects.put(key, image.data, image.contentType);
@@ -296,6 +298,7 @@ export class Charts {
           synthetic: row.synthetic,
         },
         quota,
+        ...(warnings.length ? { warnings } : {}),
       };
     } catch (err) {
       await this.#undo(reservationId, uploadedKey);

@@ -133,6 +133,12 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     });
     expect(r.quota).toEqual({ used: 1, limit: 100, remaining: 99 });
     expect(Date.parse(r.metadata.expiresAt!) - Date.now()).toBeGreaterThan(6 * 86_400_000);
+    // The sample's line at 50,000 is far above the synthetic prices: said, not dropped silently.
+    expect(r.warnings).toEqual([
+      expect.stringMatching(
+        /^drawing 1 "Horizontal Line" at 50,000\.00 is outside the chart's price range [\d,.]+–[\d,.]+$/,
+      ),
+    ]);
 
     const url = new URL(r.url);
     expect(url.origin).toBe('https://api.example.test');

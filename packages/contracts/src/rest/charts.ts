@@ -76,6 +76,11 @@ export const GenerateChartResponse = z.object({
   url: z.string(),
   metadata: ChartMetadata,
   quota: QuotaCounter,
+  /**
+   * What the chart could not show, one sentence each, e.g. `drawing 2 "Horizontal Line" at 60,000.00
+   * is outside the chart's price range 790.00–870.00`. Absent when there is nothing to report.
+   */
+  warnings: z.array(z.string()).optional(),
 });
 export type GenerateChartResponse = z.infer<typeof GenerateChartResponse>;
 

@@ -102,6 +102,8 @@ export interface Layout {
   volume: StudyView | undefined;
   panes: PaneLayout[];
   drawings: PlacedDrawing[];
+  /** What the chart could not show, for the generate answer (drawings out of range). */
+  warnings: string[];
 
   /** The plot spans x from `left` to `right`; the price axis is right of it, `axisW` wide. */
   left: number;
@@ -189,6 +191,49 @@ function priceRange(
   }
   const margin = (hi - lo) * 0.06;
   return [lo - margin, hi + margin];
+}
+
+const isoMinute = (t: number) => `${new Date(t).toISOString().slice(0, 16)}Z`;
+const span = (values: string[]) =>
+  values[0] === values.at(-1) ? values[0]! : `${values[0]}–${values.at(-1)}`;
+
+/**
+ * Says why a drawing lies wholly outside the chart's price range (above or below all of it) or
+ * time range (before the first visible bar or after the room right of the last), or '' if it does not.
+ */
+function drawingRange(c: {
+  lo: number;
+  hi: number;
+  decimals: number;
+  left: number;
+  right: number;
+  slotW: number;
+  xOfTime(t: number): number;
+  bars: readonly Bar[];
+  barMs: number;
+  rightPad: number;
+}): (d: ResolvedDrawing) => string {
+  return (d) => {
+    const prices = drawingPrices(d).sort((a, b) => a - b);
+    if (prices.length && (prices.at(-1)! < c.lo || prices[0]! > c.hi)) {
+      const at = span([...new Set(prices.map((p) => formatPrice(p)))]);
+      return `at ${at} is outside the chart's price range ${formatPrice(c.lo, c.decimals)}–${formatPrice(c.hi, c.decimals)}`;
+    }
+    const i = d.input;
+    const times = [i.datetime, i.startDatetime, i.endDatetime]
+      .filter((t): t is number => t !== undefined)
+      .sort((a, b) => a - b);
+    if (!times.length || !c.bars.length) return '';
+    const xs = times.map(c.xOfTime);
+    // A position without an end reaches 25 bars to the right of its start.
+    const reach = (d.name === 'Long Position' || d.name === 'Short Position') && i.endDatetime === undefined;
+    const x1 = xs.at(-1)! + (reach ? c.slotW * 25 : 0);
+    if (x1 >= c.left && xs[0]! <= c.right) return '';
+    const first = c.bars[0]!.time;
+    const last = c.bars.at(-1)!.time + c.rightPad * c.barMs;
+    const at = span([...new Set(times.map(isoMinute))]);
+    return `at ${at} is outside the chart's time range ${isoMinute(first)}–${isoMinute(last)}`;
+  };
 }
 
 /** Lays a chart out. Throws CatalogueError/RenderError for invalid configs. */
@@ -304,6 +349,16 @@ export function layoutChart(input: RenderInput): Layout {
     placedTicks.push({ x: tx, label: t.label, rank: t.rank });
   }
 
+  const placedDrawings: PlacedDrawing[] = [];
+  const warnings: string[] = [];
+  const outOfRange = drawingRange({ lo, hi, decimals, left, right, slotW, xOfTime, bars, barMs, rightPad });
+  drawings.forEach((drawing, index) => {
+    const why = outOfRange(drawing);
+    // Painted, it would be nowhere to see (or its label pulled in to a false place): say so instead.
+    if (why) warnings.push(`drawing ${index + 1} "${drawing.name}" ${why}`);
+    else placedDrawings.push({ drawing, index, color: drawingColors[index]! });
+  });
+
   const panes = separate.map((view, k): PaneLayout => {
     const top = mainBottom + sepH * k;
     return { view, top, height: sepH, scale: separatePane(view, top, top + sepH, start, slots, fs) };
@@ -328,7 +383,8 @@ export function layoutChart(input: RenderInput): Layout {
     overlays,
     volume,
     panes,
-    drawings: drawings.map((drawing, index) => ({ drawing, index, color: drawingColors[index]! })),
+    drawings: placedDrawings,
+    warnings,
     left,
     right,
     axisW,

@@ -78,6 +78,7 @@ export class RenderPool {
             contentType: msg.contentType as RenderedChart['contentType'],
             width: msg.width,
             height: msg.height,
+            warnings: msg.warnings,
           });
         } else task.reject(rebuildError(msg.error));
       }

@@ -1,12 +1,14 @@
 import { Resvg } from '@resvg/resvg-js';
 import { FONT_FAMILY, fontSetup } from './fonts.js';
-import { type RenderInput, renderSvg } from './svg.js';
+import { type RenderInput, renderSvgDocument } from './svg.js';
 
 export interface RenderedChart {
   data: Buffer;
   contentType: 'image/png' | 'image/svg+xml';
   width: number;
   height: number;
+  /** What the chart could not show, e.g. a drawing outside its price range. */
+  warnings: string[];
 }
 
 /** Rasterises an SVG with the bundled fonts (see fonts.ts). */
@@ -26,10 +28,11 @@ export function svgToPng(svg: string): Buffer {
 
 /** Renders in the calling thread; see RenderPool for rendering on worker threads. */
 export function renderChartSync(input: RenderInput): RenderedChart {
-  const svg = renderSvg(input);
+  const { svg, warnings } = renderSvgDocument(input);
   const { width, height, format } = input.config;
-  if (format === 'svg') return { data: Buffer.from(svg), contentType: 'image/svg+xml', width, height };
-  return { data: svgToPng(svg), contentType: 'image/png', width, height };
+  if (format === 'svg')
+    return { data: Buffer.from(svg), contentType: 'image/svg+xml', width, height, warnings };
+  return { data: svgToPng(svg), contentType: 'image/png', width, height, warnings };
 }
 
 /**

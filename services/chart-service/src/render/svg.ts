@@ -17,15 +17,20 @@ function documentStart(l: Layout): string {
   );
 }
 
-/**
- * Renders a chart as an SVG document: lays it out once, then paints the layers bottom to top.
- * Throws CatalogueError/RenderError for invalid configs.
- */
+/** Renders a chart as an SVG document. Throws CatalogueError/RenderError for invalid configs. */
 export function renderSvg(input: RenderInput): string {
+  return renderSvgDocument(input).svg;
+}
+
+/**
+ * Renders a chart as an SVG document, with what it could not show (`warnings`, e.g. a drawing
+ * outside the chart's price range): lays it out once, then paints the layers bottom to top.
+ */
+export function renderSvgDocument(input: RenderInput): { svg: string; warnings: string[] } {
   const l = layoutChart(input);
   const drawings = paintDrawings(l);
   const panes = paintPanes(l);
-  return [
+  const svg = [
     documentStart(l),
     paintGrid(l),
     paintVolume(l),
@@ -45,4 +50,5 @@ export function renderSvg(input: RenderInput): string {
     paintHeader(l),
     '</svg>',
   ].join('');
+  return { svg, warnings: l.warnings };
 }

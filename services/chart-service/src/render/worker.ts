@@ -8,7 +8,15 @@ export interface WorkerRequest {
 }
 
 export type WorkerResponse =
-  | { id: number; ok: true; data: Uint8Array; contentType: string; width: number; height: number }
+  | {
+      id: number;
+      ok: true;
+      data: Uint8Array;
+      contentType: string;
+      width: number;
+      height: number;
+      warnings: string[];
+    }
   | { id: number; ok: false; error: { name: string; message: string; code?: string; details?: unknown } };
 
 parentPort?.on('message', ({ id, input }: WorkerRequest) => {
@@ -26,6 +34,7 @@ parentPort?.on('message', ({ id, input }: WorkerRequest) => {
       contentType: r.contentType,
       width: r.width,
       height: r.height,
+      warnings: r.warnings,
     };
     parentPort!.postMessage(msg, [owned.buffer as ArrayBuffer]);
   } catch (err) {
