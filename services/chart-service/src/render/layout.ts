@@ -11,7 +11,7 @@ import { assignLineColors } from './colors.js';
 import { FONT_FAMILY } from './fonts.js';
 import { formatPrice, priceDecimals } from './format.js';
 import { drawingPrices } from './paint/drawings.js';
-import { niceTicks, stepDecimals, timeTicks } from './scale.js';
+import { niceTicks, stepDecimals, type TimeTick, timeTicks } from './scale.js';
 import {
   heikinAshi,
   type Pane,
@@ -193,6 +193,55 @@ function priceRange(
   return [lo - margin, hi + margin];
 }
 
+/** x of a time (ms): interpolated between bars by index, extrapolated by the bar length beyond them. */
+function timeToX(
+  allBars: readonly Bar[],
+  barMs: number,
+  xOfIndex: (idx: number) => number,
+  empty: number,
+): (t: number) => number {
+  const times = allBars.map((b) => b.time);
+  return (t) => {
+    const n = times.length;
+    if (n === 0) return empty;
+    let idx: number;
+    if (t <= times[0]!) idx = (t - times[0]!) / barMs;
+    else if (t >= times[n - 1]!) idx = n - 1 + (t - times[n - 1]!) / barMs;
+    else {
+      let a = 0;
+      let b = n - 1;
+      while (b - a > 1) {
+        const m = (a + b) >> 1;
+        if (times[m]! <= t) a = m;
+        else b = m;
+      }
+      idx = a + (t - times[a]!) / (times[b]! - times[a]!);
+    }
+    return xOfIndex(idx);
+  };
+}
+
+/** Time-axis labels that fit: year/month/day boundaries first, then regular ticks where there is room. */
+function placeTimeTicks(
+  ticks: readonly TimeTick[],
+  x: (slot: number) => number,
+  width: (t: TimeTick) => number,
+  left: number,
+  right: number,
+): PlacedTimeTick[] {
+  const placed: [number, number][] = [];
+  const out: PlacedTimeTick[] = [];
+  for (const t of [...ticks].sort((a, b) => b.rank - a.rank)) {
+    const tx = x(t.index);
+    const half = width(t) / 2;
+    if (tx - half < left + 2 || tx + half > right - 2) continue;
+    if (placed.some(([a, b]) => tx + half + 12 > a && tx - half - 12 < b)) continue;
+    placed.push([tx - half, tx + half]);
+    out.push({ x: tx, label: t.label, rank: t.rank });
+  }
+  return out;
+}
+
 const isoMinute = (t: number) => `${new Date(t).toISOString().slice(0, 16)}Z`;
 const span = (values: string[]) =>
   values[0] === values.at(-1) ? values[0]! : `${values[0]}–${values.at(-1)}`;
@@ -310,44 +359,16 @@ export function layoutChart(input: RenderInput): Layout {
   const y = (v: number) => yOf(main, v);
 
   const barMs = intervalMs(config.interval);
-  const times = allBars.map((b) => b.time);
-  const xOfTime = (t: number): number => {
-    const n = times.length;
-    if (n === 0) return left;
-    let idx: number;
-    if (t <= times[0]!) idx = (t - times[0]!) / barMs;
-    else if (t >= times[n - 1]!) idx = n - 1 + (t - times[n - 1]!) / barMs;
-    else {
-      let a = 0;
-      let b = n - 1;
-      while (b - a > 1) {
-        const m = (a + b) >> 1;
-        if (times[m]! <= t) a = m;
-        else b = m;
-      }
-      idx = a + (t - times[a]!) / (times[b]! - times[a]!);
-    }
-    return x(idx - start);
-  };
+  const xOfTime = timeToX(allBars, barMs, (idx) => x(idx - start), left);
 
-  // Time axis: year/month/day boundaries first, then the regular ticks wherever they still fit.
-  const placed: [number, number][] = [];
-  const placedTicks: PlacedTimeTick[] = [];
-  const tTicks = timeTicks(
+  const tickLabels = timeTicks(
     bars.map((b) => b.time),
     config.interval,
     right - left,
     Math.max(70, fs * 7),
     config.timezone,
   );
-  for (const t of [...tTicks].sort((a, b) => b.rank - a.rank)) {
-    const tx = x(t.index);
-    const half = tw(t.label, fs, t.rank > 0) / 2;
-    if (tx - half < left + 2 || tx + half > right - 2) continue;
-    if (placed.some(([a, b]) => tx + half + 12 > a && tx - half - 12 < b)) continue;
-    placed.push([tx - half, tx + half]);
-    placedTicks.push({ x: tx, label: t.label, rank: t.rank });
-  }
+  const placedTicks = placeTimeTicks(tickLabels, x, (t) => tw(t.label, fs, t.rank > 0), left, right);
 
   const placedDrawings: PlacedDrawing[] = [];
   const warnings: string[] = [];
