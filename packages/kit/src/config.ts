@@ -21,6 +21,15 @@ export class ConfigError extends Error {
 }
 
 /**
+ * A configuration error from any service or package: a `ConfigError`, or an error coded
+ * `INVALID_CONFIG` from a package that cannot depend on the kit (object-store), whose message
+ * names the variable the same way (`VARIABLE: problem`).
+ */
+export function isConfigError(err: unknown): err is Error {
+  return err instanceof ConfigError || (err as { code?: unknown } | null)?.code === 'INVALID_CONFIG';
+}
+
+/**
  * Parses environment variables with a zod object schema whose keys are the variable names.
  * Empty strings count as unset, so `FOO=` falls back to the default.
  */

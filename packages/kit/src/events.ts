@@ -2,6 +2,7 @@ import {
   dlqSubject,
   type EventDefinition,
   EventEnvelope,
+  type EventOf,
   eventByType,
   type TypedEnvelope,
 } from '@chartwright/contracts';
@@ -15,6 +16,7 @@ import {
   type Delivery,
   type MessageBus,
   type Subscription,
+  type WatchSpec,
 } from './bus/types.js';
 import { isDatabaseUnavailable } from './db/faults.js';
 import { newId } from './ids.js';
@@ -216,3 +218,35 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export { trace };
+
+/**
+ * Every process that calls this sees each of `defs`' events published on `spec` from now on
+ * (a broadcast, see `MessageBus.watch`), validated and typed by its definition; other types and
+ * invalid messages are skipped (logged). For in-process caches and waiters.
+ */
+export function watchEvents<const Defs extends readonly EventDefinition[]>(
+  bus: MessageBus,
+  spec: WatchSpec,
+  defs: Defs,
+  logger: Logger,
+  handler: (event: EventOf<Defs[number]>) => void,
+): Promise<Subscription> {
+  const byType = new Map<string, EventDefinition>(defs.map((d) => [d.type, d]));
+  return bus.watch(spec, (msg) => {
+    let raw: { type?: unknown };
+    try {
+      raw = JSON.parse(decoder.decode(msg.data));
+    } catch (err) {
+      return logger.warn({ err, subject: msg.subject }, 'unreadable broadcast event skipped');
+    }
+    const def = byType.get(String(raw?.type));
+    if (!def) return;
+    const parsed = def.envelope.safeParse(raw);
+    if (!parsed.success)
+      return logger.warn(
+        { subject: msg.subject, error: parsed.error.message },
+        'invalid broadcast event skipped',
+      );
+    handler(parsed.data as EventOf<Defs[number]>);
+  });
+}

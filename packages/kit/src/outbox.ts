@@ -29,6 +29,25 @@ export async function enqueueEvent(trx: Transaction<any> | Kysely<any>, event: E
     .execute();
 }
 
+/** Writes several events in one statement (one round trip), in the caller's transaction or not. */
+export async function enqueueEvents(
+  trx: Transaction<any> | Kysely<any>,
+  events: readonly EventEnvelope[],
+): Promise<void> {
+  if (events.length === 0) return;
+  await (trx as Kysely<KitTables>)
+    .insertInto('outbox')
+    .values(
+      events.map((event) => ({
+        id: event.id,
+        subject: event.type,
+        payload: JSON.stringify(event),
+        headers: JSON.stringify(eventHeaders(event)) as never,
+      })),
+    )
+    .execute();
+}
+
 /**
  * Runs `statement` and, when it returns a row, writes `event` to the outbox: both in one SQL
  * statement (a data-modifying CTE), as atomic as a transaction and one round trip instead of

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { openBus } from './bus/index.js';
 import type { MessageBus } from './bus/types.js';
-import { CommonEnv, ConfigError, env, parseEnv } from './config.js';
+import { CommonEnv, ConfigError, env, isConfigError, parseEnv } from './config.js';
 import { type DatabaseTarget, openPGlite } from './db/database.js';
 import { isDatabaseUnavailable } from './db/faults.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -111,7 +111,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
     if (opts.embedded)
       process.stdout.write(`\nChartwright is running: API at ${where}  (docs: ${where}/docs)\n\n`);
   } catch (err) {
-    if (!(err instanceof ConfigError)) logger.fatal({ err }, `${opts.name} failed to start`);
+    if (!isConfigError(err)) logger.fatal({ err }, `${opts.name} failed to start`);
     for (const s of services.reverse()) await s.stop().catch(() => undefined);
     await bus?.close().catch(() => undefined);
     await pglite?.close().catch(() => undefined);
@@ -173,10 +173,9 @@ function prefixChecks(s: RunningService, prefix: boolean) {
 }
 
 function fail(name: string, err: unknown): never {
-  const message =
-    err instanceof ConfigError || (err instanceof Error && /^[A-Z_]+: /.test(err.message))
-      ? err.message
-      : `failed to start: ${(err as Error)?.message ?? String(err)}`;
+  const message = isConfigError(err)
+    ? err.message
+    : `failed to start: ${(err as Error)?.message ?? String(err)}`;
   process.stderr.write(`${name}: ${message}\n`);
   process.exit(1);
 }

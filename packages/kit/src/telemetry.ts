@@ -1,6 +1,7 @@
 import {
   type Context,
   context,
+  metrics,
   propagation,
   type Span,
   SpanKind,
@@ -30,6 +31,9 @@ export async function stopTelemetry(): Promise<void> {
 }
 
 export const tracer = () => trace.getTracer('chartwright');
+
+/** Counters and histograms; exported by the SDK when OTEL_METRICS_EXPORTER is set, else no-ops. */
+export const meter = () => metrics.getMeter('chartwright');
 
 /** Writes the active trace context into a plain header map (W3C `traceparent`/`tracestate`). */
 export function injectTraceHeaders(headers: Record<string, string> = {}, ctx: Context = context.active()) {

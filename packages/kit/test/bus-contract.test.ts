@@ -18,6 +18,7 @@ import {
   type PublishOptions,
   pruneInbox,
   publishEvent,
+  watchEvents,
 } from '../src/index.js';
 import {
   eventually,
@@ -343,6 +344,42 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     await expect(bus.request(`svc.${uniqueName('none')}.x`, {}, { timeoutMs: 500 })).rejects.toMatchObject({
       code: 'NO_RESPONDERS',
     });
+  });
+
+  it('broadcasts to every watcher in every process, only what matches and only from now on', async () => {
+    const before = registered('before@example.com');
+    await publishEvent(bus, before);
+    const other = await tb.reconnect();
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    const typed: string[] = [];
+    const a = await bus.watch({ stream: 'USERS', filterSubject: 'user.registered' }, (m) =>
+      seenA.push(JSON.parse(new TextDecoder().decode(m.data)).id),
+    );
+    const b = await other.watch({ stream: 'USERS', filterSubject: 'user.>' }, (m) =>
+      seenB.push(JSON.parse(new TextDecoder().decode(m.data)).id),
+    );
+    const c = await watchEvents(
+      bus,
+      { stream: 'USERS', filterSubject: 'user.>' },
+      [UserRegistered],
+      logger,
+      (e) => typed.push(e.data.email),
+    );
+    // A durable sharing the stream does not take broadcasts away from watchers.
+    const { seen: durable, sub } = await watchRegistrations(bus);
+    const events = [registered('x1@example.com'), registered('x2@example.com')];
+    for (const e of events) await publishEvent(bus, e);
+    const ids = events.map((e) => e.id);
+    await eventually(() => seenA.length >= 2 && seenB.length >= 2 && typed.length >= 2);
+    expect(seenA).toEqual(ids);
+    expect(seenB).toEqual(ids);
+    expect(typed).toEqual(['x1@example.com', 'x2@example.com']);
+    await eventually(() => durable.length >= 3);
+    await Promise.all([a.stop(), b.stop(), c.stop(), sub.stop()]);
+    await publishEvent(bus, registered('after@example.com'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seenA).toEqual(ids);
   });
 
   describe.each(databases.map((d) => [d.name, d] as const))('with %s', (_db, tdb: TestDatabase) => {

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { env, parseEnv } from '@chartwright/kit';
+import { ConfigError, env, parseEnv } from '@chartwright/kit';
 import { z } from 'zod';
 
 const msList = z
@@ -41,7 +41,7 @@ const AnalysisEnv = z.object({
 export function loadAnalysisConfig(source: Record<string, string | undefined>) {
   const e = parseEnv(AnalysisEnv, source);
   if (e.MARKET_DATA === 'file' && !e.MARKET_DATA_DIR) {
-    throw new Error('MARKET_DATA_DIR: required when MARKET_DATA=file');
+    throw new ConfigError([{ variable: 'MARKET_DATA_DIR', problem: 'required when MARKET_DATA=file' }]);
   }
   return {
     concurrency: e.ANALYSIS_CONCURRENCY,

@@ -1,4 +1,4 @@
-import { env, parseEnv } from '@chartwright/kit';
+import { ConfigError, env, parseEnv } from '@chartwright/kit';
 import { signingConfigFromEnv } from '@chartwright/object-store';
 import { z } from 'zod';
 import { ChartImgPlan } from './chart-img/plans.js';
@@ -43,7 +43,7 @@ const ChartEnv = z.object({
 export function loadChartConfig(source: Record<string, string | undefined>, embedded: boolean) {
   const e = parseEnv(ChartEnv, source);
   if (e.MARKET_DATA === 'file' && !e.MARKET_DATA_DIR)
-    throw new Error('MARKET_DATA_DIR: required when MARKET_DATA=file');
+    throw new ConfigError([{ variable: 'MARKET_DATA_DIR', problem: 'required when MARKET_DATA=file' }]);
   return {
     market: {
       source: e.MARKET_DATA,

@@ -24,12 +24,8 @@ import { webhookRoutes } from './routes/webhooks.js';
 /**
  * Mounts the REST API on `app`: error envelope, zod validation, OpenAPI at `/openapi.json`
  * and `/docs`, JWT and API key auth, rate limits, idempotency keys and usage reporting.
- * Returns a function that releases what it opened (Redis).
  */
-export async function registerGateway(
-  app: FastifyInstance,
-  ctx: GatewayContext,
-): Promise<() => Promise<void>> {
+export async function registerGateway(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
@@ -60,10 +56,16 @@ export async function registerGateway(
   await app.register(fastifyJwt, {
     secret: ctx.config.jwtSecret,
     sign: { algorithm: 'HS256', expiresIn: ctx.config.jwtExpiresIn },
-    verify: { algorithms: ['HS256'] },
+    // A token without an expiry would never end: refused. Verified tokens are cached (by fast-jwt,
+    // until their expiry) so a repeated token costs no signature check.
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp'], cache: 10_000 },
   });
 
-  const limits = await registerRateLimits(app, ctx.config);
+  const authenticate = authenticator(app, ctx);
+  const limits = registerRateLimits(app, ctx.config, ctx.limiter, async (req, epoch) => {
+    // Something was revoked since this replica cached its callers: this one is resolved again.
+    if (ctx.principals.advance(epoch) && req.caller) await authenticate(req);
+  });
   const deps: RouteDeps = { generationRateLimit: limits.generation, analysisRateLimit: limits.analysis };
 
   await app.register(async (open) => {
@@ -74,19 +76,18 @@ export async function registerGateway(
     await unsubscribeRoutes(open, ctx);
   });
 
-  const authenticate = authenticator(app, ctx);
   await app.register(async (secured) => {
     secured.addHook('onRequest', async (req, reply) => {
       try {
         await authenticate(req);
       } catch (err) {
         // Past the limit this answers 429 instead of the authentication error.
-        await limits.failedAuth.call(secured, req, reply);
+        await limits.failedAuth(req, reply);
         throw err;
       }
     });
     registerIdempotency(secured, ctx);
-    registerUsageReporting(secured, ctx);
+    registerUsageReporting(secured, ctx.usage);
     await userRoutes(secured, ctx);
     await apiKeyRoutes(secured, ctx);
     await adminRoutes(secured, ctx);
@@ -95,6 +96,4 @@ export async function registerGateway(
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);
   });
-
-  return limits.close;
 }

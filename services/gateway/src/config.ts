@@ -1,4 +1,4 @@
-import { env, parseEnv } from '@chartwright/kit';
+import { ConfigError, env, parseEnv } from '@chartwright/kit';
 import { z } from 'zod';
 
 const GatewayEnv = z.object({
@@ -25,6 +25,12 @@ const GatewayEnv = z.object({
   /** Bootstrap: this account is created (or promoted) as an admin at start-up. */
   ADMIN_EMAIL: z.email({ message: 'must be an email address' }).optional(),
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+  /** Callers (per token user or API key) kept in memory so requests need no database read. */
+  PRINCIPAL_CACHE_MAX: env.int(10_000, 0, 10_000_000),
+  /** Safety net: a cached caller is read again after this long even without an event. */
+  PRINCIPAL_CACHE_TTL_MS: env.int(60_000, 0, 3_600_000),
+  /** Usage is added up in the process for this long, then written as one event per sum. */
+  USAGE_FLUSH_MS: env.int(1_000, 10, 60_000),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 50 * 1_048_576),
 });
@@ -38,15 +44,18 @@ export function loadGatewayConfig(source: Record<string, string | undefined>) {
   let secret = e.JWT_SECRET;
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {
     if (e.NODE_ENV === 'production') {
-      throw new Error('JWT_SECRET: must be at least 32 bytes in production');
+      throw new ConfigError([{ variable: 'JWT_SECRET', problem: 'must be at least 32 bytes in production' }]);
     }
   }
   if (!secret) {
     if (e.NODE_ENV === 'production')
-      throw new Error('JWT_SECRET: required in production (at least 32 bytes)');
+      throw new ConfigError([
+        { variable: 'JWT_SECRET', problem: 'required in production (at least 32 bytes)' },
+      ]);
     secret = DEV_SECRET;
   }
-  if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD) throw new Error('ADMIN_PASSWORD: required when ADMIN_EMAIL is set');
+  if (e.ADMIN_EMAIL && !e.ADMIN_PASSWORD)
+    throw new ConfigError([{ variable: 'ADMIN_PASSWORD', problem: 'required when ADMIN_EMAIL is set' }]);
   return {
     production: e.NODE_ENV === 'production',
     jwtSecret: secret,
@@ -68,6 +77,8 @@ export function loadGatewayConfig(source: Record<string, string | undefined>) {
         ? { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD }
         : undefined,
     bodyLimit: e.BODY_LIMIT_BYTES,
+    principalCache: { max: e.PRINCIPAL_CACHE_MAX, ttlMs: e.PRINCIPAL_CACHE_TTL_MS },
+    usageFlushMs: e.USAGE_FLUSH_MS,
   };
 }
 

@@ -2,8 +2,11 @@ import type { MessageBus, OutboxRelay } from '@chartwright/kit';
 import type { ObjectStore, SigningConfig } from '@chartwright/object-store';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { PrincipalCache } from './auth/principals.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayDb } from './db/schema.js';
+import type { RateLimiter } from './plugins/rate-limit.js';
+import type { UsageBatcher } from './plugins/usage.js';
 
 /** Everything the gateway's routes and plugins use. */
 export interface GatewayContext {
@@ -14,6 +17,12 @@ export interface GatewayContext {
   logger: Logger;
   /** Read access to chart images, for signed links and image downloads. */
   objects: ObjectStore;
+  /** Callers resolved recently (see `auth/principals.ts`). */
+  principals: PrincipalCache;
+  /** Rate limits (Redis, or per process) and the revocation epoch. */
+  limiter: RateLimiter;
+  /** The usage ledger's batches. */
+  usage: UsageBatcher;
   /** Secret, public URL and lifetime of signed file links (`/v1/files/*`). */
   signing?: SigningConfig;
   /** Aborted when the process starts to drain: long waits answer with what they have. */

@@ -26,18 +26,12 @@ export const STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-/** An error answered to the client as `{success: false, error: {code, message, details?}}`. */
-export class ApiError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: unknown,
-    readonly status = STATUS[code],
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+/**
+ * An error answered to the client as `{success: false, error: {code, message, details?}}`: the
+ * kit's `ServiceError`, the same class the services answer with, so one path maps both.
+ */
+export const ApiError = ServiceError;
+export type ApiError = ServiceError;
 
 export const sendError = (reply: FastifyReply, code: ErrorCode, message: string, details?: unknown) => {
   // Every 503 says when to come back: a client's retry loop needs no guess.
@@ -64,7 +58,6 @@ export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     // The gateway's own database lost (a restart, a failover): 503 with Retry-After, not 500.
     const err = isDatabaseUnavailable(error) ? (databaseUnavailable() as unknown as FastifyError) : error;
-    if (err instanceof ApiError) return sendError(reply, err.code, err.message, err.details);
     if (err instanceof ServiceError) {
       if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');
       // A service that knows when to come back (an upstream's rate or daily limit) says so.

@@ -1,13 +1,26 @@
-import { openServiceStore, type RunningService, type ServiceFactory, stopAll } from '@chartwright/kit';
+import { UserApiKeyRevoked, UserPlanChanged } from '@chartwright/contracts';
+import {
+  openServiceStore,
+  type RunningService,
+  type ServiceFactory,
+  type Subscription,
+  stopAll,
+  watchEvents,
+} from '@chartwright/kit';
 import { openObjectStore, signingConfigFromEnv } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { registerGateway } from './app.js';
+import { forgetCallers } from './auth/authenticate.js';
 import { verifyPassword } from './auth/passwords.js';
+import { PrincipalCache } from './auth/principals.js';
 import { loadGatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { GatewayDb } from './db/schema.js';
 import { ApiError } from './errors.js';
+import { RateLimiter } from './plugins/rate-limit.js';
+import { UsageBatcher } from './plugins/usage.js';
 import { createUser } from './routes/auth.js';
 
 export { loadGatewayConfig } from './config.js';
@@ -23,7 +36,19 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
   if (config.jwtSecretIsDefault)
     logger.warn('JWT_SECRET is not set: using a development secret (refused in production)');
   const { database, relay } = await openServiceStore<GatewayDb>(rt, 'gateway', migrations);
-  const ctx: GatewayContext = {
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2_000,
+        commandTimeout: 1_000,
+        // While Redis is away commands fail at once (limits fall back to the process), not queue.
+        enableOfflineQueue: false,
+        // Commands issued in the same tick share one write: fewer syscalls under load.
+        enableAutoPipelining: true,
+      })
+    : undefined;
+  redis?.on('error', () => undefined); // reported, rate-limited, by the limiter
+  const partial = {
     db: database.db,
     bus: rt.bus,
     relay,
@@ -32,7 +57,24 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     objects: openObjectStore(rt.env),
     signing,
     draining: rt.draining,
+    principals: new PrincipalCache(config.principalCache.max, config.principalCache.ttlMs),
+    limiter: new RateLimiter(redis, config.redisKeyPrefix, logger),
   };
+  const ctx: GatewayContext = {
+    ...partial,
+    usage: new UsageBatcher(partial as GatewayContext, config.usageFlushMs),
+  };
+  // Every replica sees these (a broadcast, not a shared durable) and drops what they change.
+  const watch: Subscription = await watchEvents(
+    rt.bus,
+    { stream: 'USERS', filterSubject: 'user.>' },
+    [UserPlanChanged, UserApiKeyRevoked],
+    logger,
+    (e) => {
+      if (e.type === UserApiKeyRevoked.type) ctx.principals.dropKey(e.data.keyId);
+      else ctx.principals.dropUser(e.data.userId);
+    },
+  );
   await bootstrapAdmin(ctx);
   // Idempotency keys are kept 24 hours; expired ones are removed in the background.
   const sweep = setInterval(() => {
@@ -43,17 +85,19 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
       .catch((err) => logger.warn({ err }, 'idempotency key sweep failed'));
   }, 15 * 60_000);
   sweep.unref();
-  const closers: (() => Promise<void>)[] = [];
   return {
     name: SERVICE,
     checks: { database: () => database.ping() },
     routes: async (app: FastifyInstance) => {
-      closers.push(await registerGateway(app, ctx));
+      await registerGateway(app, ctx);
     },
     async stop() {
       clearInterval(sweep);
-      for (const close of closers) await close();
-      await stopAll([], relay, database);
+      // The HTTP server has stopped answering: what it served is written before the outbox stops.
+      await ctx.usage.close();
+      await stopAll([watch], relay, database);
+      ctx.limiter.close();
+      await redis?.quit().catch(() => undefined);
       await ctx.objects.close?.();
     },
   };
@@ -103,5 +147,6 @@ async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
     .set({ role: 'admin', updated_at: new Date() })
     .where('id', '=', existing.id)
     .execute();
+  await forgetCallers(ctx, { userId: existing.id });
   ctx.logger.info({ email: admin.email }, 'account promoted to admin');
 }

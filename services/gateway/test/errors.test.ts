@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { createHttpApp, ServiceError } from '@chartwright/kit';
 import { describe, expect, it } from 'vitest';
 import { installErrorHandlers } from '../src/errors.js';
@@ -54,5 +55,44 @@ describe('error answers', () => {
     }
     expect((await app.inject({ method: 'GET', url: '/bug' })).statusCode).toBe(500);
     await app.close();
+  });
+
+  it('answers a malformed request and an unknown route in the envelope', async () => {
+    const app = createHttpApp();
+    installErrorHandlers(app);
+    app.get('/x', async () => ({ success: true, data: {} }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    try {
+      const raw = (request: string) =>
+        new Promise<string>((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => socket.write(request));
+          let out = '';
+          socket.on('data', (b) => (out += b.toString()));
+          socket.on('end', () => resolve(out));
+          socket.on('error', reject);
+        });
+      // A header name with a space in it: Node's parser refuses it before Fastify routes.
+      for (const request of [
+        'GET /x HTTP/1.1\r\nHost: a\r\nBad Header: 1\r\n\r\n',
+        'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n',
+      ]) {
+        const answer = await raw(request);
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+        expect(body).toEqual({
+          success: false,
+          error: { code: 'VALIDATION_ERROR', message: expect.any(String) },
+        });
+      }
+      const missing = await fetch(`http://127.0.0.1:${port}/nowhere`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({
+        success: false,
+        error: { code: 'NOT_FOUND', message: 'no route GET /nowhere' },
+      });
+    } finally {
+      await app.close();
+    }
   });
 });

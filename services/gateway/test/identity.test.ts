@@ -74,15 +74,18 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
       'another-secret-that-is-32-bytes-long!!',
     );
     const expired = hs256({ sub: user.id, role: 'user', iat: now - 120, exp: now - 60 });
+    // Correctly signed, but it would never end.
+    const endless = hs256({ sub: user.id, role: 'user', iat: now });
     const get = (t: string) =>
       h.app.inject({ method: 'GET', url: '/v1/user', headers: { authorization: `Bearer ${t}` } });
     expect((await get(good)).statusCode).toBe(200);
-    for (const t of [none, wrongSig, expired, 'garbage', `${good}x`]) {
+    for (const t of [none, wrongSig, expired, endless, 'garbage', `${good}x`]) {
       const res = await get(t);
       expect(res.statusCode, t).toBe(401);
       expect(res.json().error.code).toBe('INVALID_TOKEN');
     }
     expect((await get(expired)).json().error.message).toBe('token expired');
+    expect((await get(endless)).json().error.message).toMatch(/no expiry/);
     const missing = await h.app.inject({ method: 'GET', url: '/v1/user' });
     expect(missing.statusCode).toBe(401);
     expect(missing.json().error.code).toBe('UNAUTHORIZED');
@@ -148,12 +151,75 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
       headers: { authorization: `Bearer ${a.token}` },
     });
     expect(revoke.statusCode).toBe(200);
+    expect(revoke.json()).toMatchObject({ success: true, data: { id: key.id, deleted: true } });
     const after = await h.app.inject({ method: 'GET', url: '/v1/user', headers: { 'x-api-key': key.key } });
     expect(after.statusCode).toBe(401);
     expect(
       (await h.app.inject({ method: 'GET', url: '/v1/user', headers: { 'x-api-key': 'cw_live_forged' } }))
         .statusCode,
     ).toBe(401);
+  });
+
+  it('tells another gateway of a revoked key and a changed plan by event (no Redis)', async () => {
+    const other = await startHarness(tb.bus, db);
+    try {
+      const u = await signup(h.app, 'replica@example.com');
+      const created = await h.app.inject({
+        method: 'POST',
+        url: '/v1/api-keys',
+        headers: { authorization: `Bearer ${u.token}` },
+        payload: { name: 'bot' },
+      });
+      const key = created.json().data.apiKey;
+      const viaOther = (headers: Record<string, string>) =>
+        other.app.inject({ method: 'GET', url: '/v1/user', headers });
+      // Cached on the other gateway now.
+      expect((await viaOther({ 'x-api-key': key.key })).statusCode).toBe(200);
+      expect((await viaOther({ authorization: `Bearer ${u.token}` })).json().data.user.plan).toBe('free');
+      const admin = (await h.app.inject({ method: 'POST', url: '/v1/auth/login', payload: ADMIN })).json()
+        .data.token;
+      await h.app.inject({
+        method: 'PATCH',
+        url: `/v1/admin/users/${u.user.id}/plan`,
+        headers: { authorization: `Bearer ${admin}` },
+        payload: { plan: 'pro' },
+      });
+      await h.app.inject({
+        method: 'DELETE',
+        url: `/v1/api-keys/${key.id}`,
+        headers: { authorization: `Bearer ${u.token}` },
+      });
+      await eventually(async () => (await viaOther({ 'x-api-key': key.key })).statusCode === 401);
+      await eventually(
+        async () => (await viaOther({ authorization: `Bearer ${u.token}` })).json().data.user.plan === 'pro',
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps limiting, per process, when Redis does not answer', async () => {
+    const noRedis = await startHarness(tb.bus, db, {
+      REDIS_URL: 'redis://127.0.0.1:1',
+      RATE_LIMIT_GENERAL_PER_MIN: '3',
+    });
+    try {
+      const { token } = await signup(noRedis.app, 'no-redis@example.com');
+      const codes = [];
+      for (let i = 0; i < 4; i++)
+        codes.push(
+          (
+            await noRedis.app.inject({
+              method: 'GET',
+              url: '/v1/user',
+              headers: { authorization: `Bearer ${token}` },
+            })
+          ).statusCode,
+        );
+      expect(codes).toEqual([200, 200, 200, 429]);
+    } finally {
+      await noRedis.close();
+    }
   });
 
   it('slows down guessing: failed authentications are limited per IP, good ones are not', async () => {

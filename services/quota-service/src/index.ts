@@ -8,6 +8,7 @@ import {
   QuotaReserve,
   QuotaSetPlan,
   QuotaUsage,
+  UsageBatchRecorded,
   UsageRecorded,
   UserPlanChanged,
   UserRegistered,
@@ -27,7 +28,7 @@ import { loadQuotaConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
 import type { QuotaDb } from './db/schema.js';
 import { QuotaStore } from './quota-store.js';
-import { dailyUsage } from './usage.js';
+import { dailyUsage, recordUsage } from './usage.js';
 
 export { DEFAULT_PLANS, nextReset, periodStart } from './plans.js';
 export { QuotaStore } from './quota-store.js';
@@ -107,6 +108,21 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
       {
         [AnalysisCompleted.type]: async (e) => {
           if (e.data.reservationId) await store.commit(e.data.reservationId);
+          // The ledger's analyses and tokens come from here, whether the client waited for the
+          // result (200) or not (202): a row standing for no request, keyed by the event.
+          await recordUsage(db, {
+            id: e.id,
+            user_id: e.data.userId,
+            endpoint: '/v1/charts/:id/analyze',
+            method: 'POST',
+            status_code: 200,
+            requests: 0,
+            duration_ms: 0,
+            analyses_performed: 1,
+            tokens_used: e.data.metadata.tokensUsed,
+            charts_generated: 0,
+            created_at: new Date(e.data.completedAt),
+          });
         },
         [AnalysisFailed.type]: async (e) => {
           if (e.data.reservationId) await store.release(e.data.reservationId);
@@ -118,25 +134,47 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
       rt.bus,
       { stream: 'USAGE', durable: 'quota-usage', filterSubject: 'usage.recorded', concurrency: 4 },
       {
-        // The row's id is the event's: a redelivery conflicts and changes nothing, in one
-        // statement instead of an inbox transaction.
-        [UsageRecorded.type]: async (e) =>
-          void (await db
-            .insertInto('api_usage')
-            .values({
-              id: e.id,
-              user_id: e.data.userId,
-              endpoint: e.data.endpoint,
-              method: e.data.method,
-              status_code: e.data.statusCode,
-              duration_ms: e.data.durationMs,
-              charts_generated: e.data.chartsGenerated,
-              analyses_performed: e.data.analysesPerformed,
-              tokens_used: e.data.tokensUsed,
-              created_at: new Date(e.data.at),
-            })
-            .onConflict((oc) => oc.column('id').doNothing())
-            .execute()),
+        [UsageRecorded.type]: (e) =>
+          recordUsage(db, {
+            id: e.id,
+            user_id: e.data.userId,
+            endpoint: e.data.endpoint,
+            method: e.data.method,
+            status_code: e.data.statusCode,
+            duration_ms: e.data.durationMs,
+            charts_generated: e.data.chartsGenerated,
+            analyses_performed: e.data.analysesPerformed,
+            tokens_used: e.data.tokensUsed,
+            created_at: new Date(e.data.at),
+          }),
+      },
+      logger,
+    ),
+    // The gateway's batches: one row per batch, standing for `count` requests.
+    await consumeEvents(
+      rt.bus,
+      {
+        stream: 'USAGE',
+        durable: 'quota-usage-batches',
+        filterSubject: 'usage.batch_recorded',
+        concurrency: 4,
+      },
+      {
+        [UsageBatchRecorded.type]: (e) =>
+          recordUsage(db, {
+            id: e.id,
+            user_id: e.data.userId,
+            endpoint: e.data.endpoint,
+            method: e.data.method,
+            status_code: e.data.statusCode,
+            requests: e.data.count,
+            duration_ms: e.data.durationMsSum,
+            duration_ms_max: e.data.durationMsMax,
+            charts_generated: e.data.chartsGenerated,
+            analyses_performed: e.data.analysesPerformed,
+            tokens_used: e.data.tokensUsed,
+            created_at: new Date(e.data.from),
+          }),
       },
       logger,
     ),

@@ -1,6 +1,19 @@
 import type { UsageDay } from '@chartwright/contracts';
+import type { Kysely as Db, Insertable } from 'kysely';
 import { type Kysely, sql } from 'kysely';
-import type { QuotaDb } from './db/schema.js';
+import type { ApiUsageTable, QuotaDb } from './db/schema.js';
+
+/**
+ * One ledger row, keyed by the event it comes from: a redelivery conflicts and changes nothing,
+ * in one statement instead of an inbox transaction.
+ */
+export async function recordUsage(db: Kysely<QuotaDb>, row: Insertable<ApiUsageTable>): Promise<void> {
+  await db
+    .insertInto('api_usage')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+}
 
 /** Daily request counts from the ledger, `from`..`to` inclusive (UTC dates). */
 export async function dailyUsage(
@@ -16,8 +29,8 @@ export async function dailyUsage(
     .selectFrom('api_usage')
     .select([
       day.as('date'),
-      sql<number>`count(*)::int`.as('requests'),
-      sql<number>`(count(*) filter (where status_code >= 400))::int`.as('errors'),
+      sql<number>`coalesce(sum(requests), 0)::int`.as('requests'),
+      sql<number>`coalesce(sum(requests) filter (where status_code >= 400), 0)::int`.as('errors'),
       sql<number>`coalesce(sum(charts_generated), 0)::int`.as('chartsGenerated'),
       sql<number>`coalesce(sum(analyses_performed), 0)::int`.as('analysesPerformed'),
       sql<number>`coalesce(sum(tokens_used), 0)::int`.as('tokensUsed'),

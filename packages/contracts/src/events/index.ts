@@ -28,6 +28,13 @@ export const UserPlanChanged = defineEvent(
   "A user's plan changed. New limits apply at once; this month's usage is kept.",
 );
 
+export const UserApiKeyRevoked = defineEvent(
+  'user.api_key_revoked',
+  1,
+  z.object({ userId: Id, keyId: Id }),
+  'A user revoked one of their API keys. Gateways drop it from their caches; it is refused at once.',
+);
+
 export const ChartGenerated = defineEvent(
   'chart.generated',
   1,
@@ -168,10 +175,33 @@ export const QuotaThresholdReached = defineEvent(
   'Usage of a monthly quota reached 80 % or 100 % of its limit; sent once per user, resource, threshold and month.',
 );
 
+export const UsageBatchRecorded = defineEvent(
+  'usage.batch_recorded',
+  1,
+  z.object({
+    userId: Id,
+    endpoint: z.string().max(200),
+    method: z.string().max(10),
+    statusCode: z.number().int(),
+    /** Requests this batch stands for (each one a ledger request). */
+    count: z.number().int().positive(),
+    durationMsSum: z.number().nonnegative(),
+    durationMsMax: z.number().nonnegative(),
+    chartsGenerated: z.number().int().nonnegative().default(0),
+    analysesPerformed: z.number().int().nonnegative().default(0),
+    tokensUsed: z.number().int().nonnegative().default(0),
+    /** First and last request of the batch (same UTC day). */
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+  }),
+  'The gateway served `count` requests for a user with the same endpoint, method and status within about a second (the api_usage ledger). Replaces one usage.recorded per request.',
+);
+
 /** Every event definition, for documentation and validation by type. */
 export const EVENTS = [
   UserRegistered,
   UserPlanChanged,
+  UserApiKeyRevoked,
   ChartGenerated,
   ChartStored,
   ChartDeleted,
@@ -180,6 +210,7 @@ export const EVENTS = [
   AnalysisFailed,
   UsageRecorded,
   QuotaThresholdReached,
+  UsageBatchRecorded,
 ] as const;
 
 export type AnyEventDefinition = (typeof EVENTS)[number];

@@ -37,6 +37,17 @@ export type ErrorResponse = z.infer<typeof ErrorResponse>;
 /** `{success: true, data}` */
 export const successResponse = <T extends z.ZodType>(data: T) => z.object({ success: z.literal(true), data });
 
+/**
+ * What every DELETE answers: the envelope with what was deleted, plus the design document's
+ * `message` for clients written against it.
+ */
+export const DeletedResponse = z.object({
+  success: z.literal(true),
+  data: z.object({ id: z.uuid(), deleted: z.literal(true) }),
+  message: z.string(),
+});
+export type DeletedResponse = z.infer<typeof DeletedResponse>;
+
 export const Pagination = z.object({
   total: z.number().int().nonnegative(),
   limit: z.number().int().positive(),

@@ -23,6 +23,7 @@ import {
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import {
+  type Broadcast,
   BusError,
   type ConsumerSpec,
   DEFAULT_ACK_WAIT_MS,
@@ -36,6 +37,8 @@ import {
   type RawHandler,
   type RpcHandler,
   type Subscription,
+  subjectMatches,
+  type WatchSpec,
 } from './types.js';
 
 const encoder = new TextEncoder();
@@ -237,6 +240,35 @@ export class JetStreamBus implements MessageBus {
       stop: async () => {
         stopped = true;
         batch?.stop();
+        await loop;
+      },
+    };
+  }
+
+  async watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription> {
+    // An ordered consumer: ephemeral, per process, from the next message on; the client
+    // re-creates it after a reconnect or a gap, resuming after the last message it saw.
+    const consumer = await this.js.consumers.get(this.streamName(spec.stream), {
+      filter_subjects: this.subject(spec.filterSubject),
+      deliver_policy: DeliverPolicy.New,
+    });
+    const messages = await consumer.consume();
+    const log = this.opts.logger;
+    const loop = (async () => {
+      for await (const m of messages) {
+        const subject = this.unprefix(m.subject);
+        // Filtered here as well: a server before 2.10 may not apply the consumer's filter.
+        if (!subjectMatches(spec.filterSubject, subject)) continue;
+        try {
+          handler({ subject, data: m.data, headers: toHeaderMap(m.headers) });
+        } catch (err) {
+          log.error({ err, subject }, 'watch handler failed');
+        }
+      }
+    })();
+    return {
+      stop: async () => {
+        await messages.close();
         await loop;
       },
     };

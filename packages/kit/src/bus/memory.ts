@@ -2,6 +2,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { STREAMS, type StreamName, streamForSubject } from '@chartwright/contracts';
 import type { Logger } from 'pino';
 import {
+  type Broadcast,
   BusError,
   type ConsumerSpec,
   DEFAULT_ACK_WAIT_MS,
@@ -14,6 +15,7 @@ import {
   type RpcHandler,
   type Subscription,
   subjectMatches,
+  type WatchSpec,
 } from './types.js';
 
 interface Stored {
@@ -88,6 +90,7 @@ export class MemoryBus implements MessageBus {
     { queue: string; handler: (payload: unknown, headers: Headers) => Promise<unknown> }[]
   >();
   private readonly rr = new Map<string, number>();
+  private readonly watchers = new Set<{ spec: WatchSpec; handler: (msg: Broadcast) => void }>();
   private seq = 0;
   private closed = false;
   private dirty = false;
@@ -224,6 +227,14 @@ export class MemoryBus implements MessageBus {
     stream.seen.set(opts.msgId, { seq, at: now });
     this.dirty = true;
     for (const c of this.consumers.values()) if (c.spec.stream === name) this.pump(c);
+    for (const w of this.watchers) {
+      if (w.spec.stream !== name || !subjectMatches(w.spec.filterSubject, subject)) continue;
+      try {
+        w.handler({ subject, data, headers: { ...(opts.headers ?? {}) } });
+      } catch (err) {
+        this.logger?.error({ err, subject }, 'watch handler failed');
+      }
+    }
     return { seq, duplicate: false };
   }
 
@@ -368,6 +379,12 @@ export class MemoryBus implements MessageBus {
       });
   }
 
+  async watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription> {
+    const w = { spec, handler };
+    this.watchers.add(w);
+    return { stop: async () => void this.watchers.delete(w) };
+  }
+
   async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
     const stopping = new AbortController();
     const running = new Set<Promise<unknown>>();
@@ -437,6 +454,7 @@ export class MemoryBus implements MessageBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.watchers.clear();
     clearInterval(this.saver);
     this.save();
     for (const c of this.consumers.values()) {

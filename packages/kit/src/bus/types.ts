@@ -61,6 +61,20 @@ export interface Subscription {
 }
 
 export type RawHandler = (delivery: Delivery) => Promise<void>;
+
+/** A message seen by a broadcast watcher (no acknowledgement: nothing is redelivered). */
+export interface Broadcast {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+}
+
+export interface WatchSpec {
+  stream: StreamName;
+  /** One subject filter, e.g. `user.>`. */
+  filterSubject: string;
+}
+
 /**
  * Answers one request. `signal` is aborted when the server stops (a drain): a handler that waits
  * (for a result, a slot) should then answer with what it has instead of holding the drain.
@@ -78,6 +92,12 @@ export interface MessageBus {
   publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult>;
   /** Creates or updates the durable consumer and delivers to `handler` until stopped. */
   consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription>;
+  /**
+   * Delivers every message published on `spec` from now on to `handler`, in every process that
+   * watches (not shared like a durable: each watcher sees all). For caches and waiters: nothing
+   * is acknowledged or redelivered, and a process that was away must catch up by other means.
+   */
+  watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription>;
   /** Serves request/reply on `subject` in queue group `queue` (replicas share the load). */
   serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription>;
   /**

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 
@@ -24,6 +25,9 @@ export function createHttpApp(
     // Off unless configured: a client must not choose the address per-IP limits count.
     trustProxy: opts.trustProxy ?? false,
     return503OnClosing: false,
+    // Requests Node's parser refuses (a malformed header, headers too large) never reach Fastify's
+    // routing: answered here, in the envelope too, instead of Fastify's raw default.
+    clientErrorHandler: answerClientError,
     frameworkErrors: (err, _req, reply) => {
       (reply as unknown as { code(n: number): { send(b: unknown): void } })
         .code(400)
@@ -46,4 +50,31 @@ export function createHttpApp(
       });
   });
   return app;
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    'PAYLOAD_TOO_LARGE',
+    'request headers too large',
+  ],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'TIMEOUT', 'request not received in time'],
+};
+
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    400,
+    'Bad Request',
+    'VALIDATION_ERROR',
+    'malformed HTTP request (request line or headers)',
+  ];
+  const body = JSON.stringify({ success: false, error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -3,12 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { hashApiKey, looksLikeApiKey } from './api-keys.js';
+import { type Principal, PrincipalCache } from './principals.js';
 
-export interface Caller {
-  id: string;
-  email: string;
-  role: Role;
-  plan: Plan;
+export interface Caller extends Principal {
   via: 'jwt' | 'api-key';
 }
 
@@ -28,40 +25,69 @@ declare module '@fastify/jwt' {
 // Writing last_used_at on every request would make each call a write; once a minute is enough.
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+const USER_COLUMNS = [
+  'users.id',
+  'users.email',
+  'users.name',
+  'users.role',
+  'users.plan',
+  'users.created_at',
+] as const;
+
+const toPrincipal = (u: {
+  id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  plan: Plan;
+  created_at: Date;
+}): Principal => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  plan: u.plan,
+  createdAt: u.created_at,
+});
+
 /**
- * Resolves the caller from `Authorization: Bearer <jwt>` or `X-API-Key`. The user row is read
- * on each request, so a plan change or a revoked key applies at once.
+ * Resolves the caller from `Authorization: Bearer <jwt>` or `X-API-Key`, from the process's
+ * principal cache when it can (see `PrincipalCache` for how a change reaches it at once), else
+ * from the database. `fresh` skips the cache (a revocation was just seen).
  */
 export function authenticator(app: FastifyInstance, ctx: GatewayContext) {
+  const cache = ctx.principals;
   return async function authenticate(req: FastifyRequest): Promise<void> {
     const apiKey = req.headers['x-api-key'];
     const authorization = req.headers.authorization;
     if (typeof apiKey === 'string' && apiKey.length > 0) {
       if (!looksLikeApiKey(apiKey)) throw new ApiError('INVALID_TOKEN', 'invalid API key');
-      const row = await ctx.db
-        .selectFrom('api_keys')
-        .innerJoin('users', 'users.id', 'api_keys.user_id')
-        .select([
-          'users.id',
-          'users.email',
-          'users.role',
-          'users.plan',
-          'api_keys.id as key_id',
-          'api_keys.last_used_at',
-        ])
-        .where('api_keys.key_hash', '=', hashApiKey(apiKey))
-        .where('api_keys.revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (!row) throw new ApiError('INVALID_TOKEN', 'invalid API key');
-      if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
+      const cacheKey = PrincipalCache.apiKey(hashApiKey(apiKey));
+      let entry = cache.get(cacheKey);
+      if (!entry) {
+        const generation = cache.generation;
+        const row = await ctx.db
+          .selectFrom('api_keys')
+          .innerJoin('users', 'users.id', 'api_keys.user_id')
+          .select([...USER_COLUMNS, 'api_keys.id as key_id', 'api_keys.last_used_at'])
+          .where('api_keys.key_hash', '=', hashApiKey(apiKey))
+          .where('api_keys.revoked_at', 'is', null)
+          .executeTakeFirst();
+        if (!row) throw new ApiError('INVALID_TOKEN', 'invalid API key');
+        entry = { principal: toPrincipal(row), keyId: row.key_id, lastUsedAt: row.last_used_at?.getTime() };
+        cache.set(cacheKey, entry, generation);
+      }
+      const now = Date.now();
+      if (!entry.lastUsedAt || now - entry.lastUsedAt > LAST_USED_RESOLUTION_MS) {
+        entry.lastUsedAt = now;
         void ctx.db
           .updateTable('api_keys')
-          .set({ last_used_at: new Date() })
-          .where('id', '=', row.key_id)
+          .set({ last_used_at: new Date(now) })
+          .where('id', '=', entry.keyId!)
           .execute()
           .catch((err) => req.log.warn({ err }, 'could not record API key use'));
       }
-      req.caller = { id: row.id, email: row.email, role: row.role, plan: row.plan, via: 'api-key' };
+      req.caller = { ...entry.principal, via: 'api-key' };
       return;
     }
     if (!authorization)
@@ -73,19 +99,45 @@ export function authenticator(app: FastifyInstance, ctx: GatewayContext) {
       payload = app.jwt.verify<{ sub: string; role: Role }>(match[1]!);
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
-      throw new ApiError('INVALID_TOKEN', code.includes('EXPIRED') ? 'token expired' : 'invalid token');
+      throw new ApiError(
+        'INVALID_TOKEN',
+        code.includes('EXPIRED')
+          ? 'token expired'
+          : code.includes('MISSING_REQUIRED_CLAIM')
+            ? 'invalid token: it has no expiry (exp)'
+            : 'invalid token',
+      );
     }
     if (typeof payload.sub !== 'string' || !/^[0-9a-f-]{36}$/i.test(payload.sub)) {
       throw new ApiError('INVALID_TOKEN', 'invalid token');
     }
-    const user = await ctx.db
-      .selectFrom('users')
-      .select(['id', 'email', 'role', 'plan'])
-      .where('id', '=', payload.sub)
-      .executeTakeFirst();
-    if (!user) throw new ApiError('INVALID_TOKEN', 'invalid token');
-    req.caller = { ...user, via: 'jwt' };
+    const cacheKey = PrincipalCache.userKey(payload.sub);
+    let entry = cache.get(cacheKey);
+    if (!entry) {
+      const generation = cache.generation;
+      const user = await ctx.db
+        .selectFrom('users')
+        .select(USER_COLUMNS)
+        .where('id', '=', payload.sub)
+        .executeTakeFirst();
+      if (!user) throw new ApiError('INVALID_TOKEN', 'invalid token');
+      entry = { principal: toPrincipal(user) };
+      cache.set(cacheKey, entry, generation);
+    }
+    req.caller = { ...entry.principal, via: 'jwt' };
   };
+}
+
+/**
+ * After a revocation or a plan change is committed, before answering: this replica forgets the
+ * callers it affects, and the shared epoch moves so every other replica forgets its cached
+ * callers on its next request (the event `watchPrincipalEvents` handles covers no-Redis setups).
+ */
+export async function forgetCallers(ctx: GatewayContext, what: { userId: string } | { keyId: string }) {
+  if ('keyId' in what) ctx.principals.dropKey(what.keyId);
+  else ctx.principals.dropUser(what.userId);
+  const epoch = await ctx.limiter.bumpEpoch();
+  if (epoch !== undefined) ctx.principals.advance(epoch);
 }
 
 export function requireCaller(req: FastifyRequest): Caller {

@@ -10,7 +10,7 @@ import { callRpc, enqueueEvent, makeEvent } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { requireAdmin } from '../auth/authenticate.js';
+import { forgetCallers, requireAdmin } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { toUserDto } from './user.js';
@@ -58,6 +58,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
         return row;
       });
       void ctx.relay.send(events);
+      await forgetCallers(ctx, { userId: user.id });
       // The event is the contract; this call only makes the new limits visible before it lands.
       await callRpc(ctx.bus, QuotaSetPlan, { userId: user.id, plan }).catch((err) =>
         req.log.warn({ err }, 'quota-service not updated synchronously; the event will do it'),

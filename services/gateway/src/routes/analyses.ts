@@ -169,7 +169,6 @@ export async function analysisRoutes(
         record = (await waitForResult(ctx, caller.id, accepted.analysisId, left)) ?? record;
 
       if (record?.status === 'completed' && record.result && record.metadata) {
-        req.usage = { analysesPerformed: 1, tokensUsed: record.metadata.tokensUsed };
         return reply.code(200).send({
           success: true as const,
           data: {

@@ -1,10 +1,17 @@
-import { ApiKey, CreateApiKeyRequest, CreatedApiKey, successResponse } from '@chartwright/contracts';
-import { newId } from '@chartwright/kit';
+import {
+  ApiKey,
+  CreateApiKeyRequest,
+  CreatedApiKey,
+  DeletedResponse,
+  successResponse,
+  UserApiKeyRevoked,
+} from '@chartwright/contracts';
+import { executeWithEvent, makeEvent, newId } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { generateApiKey } from '../auth/api-keys.js';
-import { requireLogin } from '../auth/authenticate.js';
+import { forgetCallers, requireLogin } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 
@@ -94,22 +101,38 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
         tags: ['api-keys'],
         summary: 'Revoke an API key, at once',
         params: z.object({ id: z.uuid() }),
-        response: { 200: z.object({ success: z.literal(true), message: z.string() }) },
+        response: { 200: DeletedResponse },
       },
     },
     async (req) => {
       const caller = requireLogin(req);
-      const revoked = await ctx.db
-        .updateTable('api_keys')
-        .set({ revoked_at: new Date() })
-        .where('id', '=', req.params.id)
-        .where('user_id', '=', caller.id)
-        .where('revoked_at', 'is', null)
-        .returning('id')
-        .executeTakeFirst();
+      const event = makeEvent(
+        UserApiKeyRevoked,
+        { userId: caller.id, keyId: req.params.id },
+        { source: 'gateway', subject: caller.id },
+      );
+      const revoked = await executeWithEvent(
+        ctx.db,
+        (qc) =>
+          qc
+            .updateTable('api_keys')
+            .set({ revoked_at: new Date() })
+            .where('id', '=', req.params.id)
+            .where('user_id', '=', caller.id)
+            .where('revoked_at', 'is', null)
+            .returning('id'),
+        event,
+      );
       // Another user's key is "not found": its existence is not revealed.
       if (!revoked) throw new ApiError('NOT_FOUND', 'API key not found');
-      return { success: true as const, message: 'API key revoked' };
+      // Refused from now on, here and (through the epoch, or the event) on every replica.
+      await forgetCallers(ctx, { keyId: req.params.id });
+      void ctx.relay.send([event]);
+      return {
+        success: true as const,
+        data: { id: req.params.id, deleted: true as const },
+        message: 'API key revoked',
+      };
     },
   );
 }

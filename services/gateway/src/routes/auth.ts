@@ -60,13 +60,8 @@ export async function createUser(
 
 export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const authLimit = {
-    rateLimit: {
-      max: ctx.config.rateLimits.authPerMin,
-      timeWindow: 60_000,
-      keyGenerator: (req: { ip: string }) => `auth:${req.ip}`,
-    },
-  };
+  // Sign-up and login attempts are counted per client IP as well (RATE_LIMIT_AUTH_PER_MIN).
+  const authLimit = { rateLimitBucket: 'auth' as const };
 
   r.post(
     '/v1/auth/signup',

@@ -11,6 +11,7 @@ import {
   ChartList,
   ChartListQuery,
   ChartListResponse,
+  DeletedResponse,
   GenerateChartRequest,
   GenerateChartResponse,
   successResponse,
@@ -172,7 +173,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
         tags: ['charts'],
         summary: 'Delete a chart, its analyses and its images',
         params: ChartParams,
-        response: { 200: z.object({ success: z.literal(true), message: z.string() }) },
+        response: { 200: DeletedResponse },
       },
     },
     async (req) => {
@@ -183,7 +184,11 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
         { userId: caller.id, chartId: req.params.id },
         { timeoutMs: READ_TIMEOUT_MS },
       );
-      return { success: true as const, message: 'Chart deleted successfully' };
+      return {
+        success: true as const,
+        data: { id: req.params.id, deleted: true as const },
+        message: 'Chart deleted successfully',
+      };
     },
   );
 

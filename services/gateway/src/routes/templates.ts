@@ -1,6 +1,7 @@
 import {
   ChartTemplate,
   CreateTemplateRequest,
+  DeletedResponse,
   successResponse,
   TemplateCreate,
   TemplateDelete,
@@ -96,7 +97,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
         tags: ['templates'],
         summary: 'Delete a template (charts made from it stay)',
         params: TemplateParams,
-        response: { 200: z.object({ success: z.literal(true), message: z.string() }) },
+        response: { 200: DeletedResponse },
       },
     },
     async (req) => {
@@ -107,7 +108,11 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
         { userId: caller.id, templateId: req.params.id },
         { timeoutMs: TIMEOUT_MS },
       );
-      return { success: true as const, message: 'Template deleted successfully' };
+      return {
+        success: true as const,
+        data: { id: req.params.id, deleted: true as const },
+        message: 'Template deleted successfully',
+      };
     },
   );
 }

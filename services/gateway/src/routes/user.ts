@@ -53,12 +53,16 @@ export async function userRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       },
     },
     async (req) => {
-      const caller = requireCaller(req);
-      const user = await ctx.db
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', caller.id)
-        .executeTakeFirstOrThrow();
+      // The caller as authentication resolved it (cached): no database read.
+      const c = requireCaller(req);
+      const user = {
+        id: c.id,
+        email: c.email,
+        name: c.name,
+        plan: c.plan,
+        role: c.role,
+        created_at: c.createdAt,
+      };
       return { success: true as const, data: { user: toUserDto(user) } };
     },
   );

@@ -36,7 +36,12 @@ export interface ApiUsageTable {
   endpoint: string;
   method: string;
   status_code: number;
+  /** Requests the row stands for (a batch), 1 for a single request. */
+  requests: Generated<number>;
+  /** Sum of the requests' durations. */
   duration_ms: number;
+  /** The slowest of them (batches only). */
+  duration_ms_max: number | null;
   charts_generated: number;
   analyses_performed: number;
   tokens_used: number;
