@@ -88,7 +88,11 @@ describe('charts over REST, services as separate processes [postgres] [jetstream
 
     const del = await api(gateway.url, 'DELETE', `/v1/charts/${chartId}`, { token });
     expect(del.status).toBe(200);
-    expect(del.body).toEqual({ success: true, message: 'Chart deleted successfully' });
+    expect(del.body).toEqual({
+      success: true,
+      data: { id: chartId, deleted: true },
+      message: 'Chart deleted successfully',
+    });
 
     expect((await api(gateway.url, 'GET', `/v1/charts/${chartId}`, { token })).status).toBe(404);
     expect((await bytes(`${gateway.url}/v1/charts/${chartId}/image`, token)).status).toBe(404);

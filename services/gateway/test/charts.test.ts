@@ -145,7 +145,11 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
 
     const del = await call({ method: 'DELETE', url: `/v1/charts/${chartId}`, token });
     expect(del.statusCode).toBe(200);
-    expect(del.json()).toEqual({ success: true, message: 'Chart deleted successfully' });
+    expect(del.json()).toEqual({
+      success: true,
+      data: { id: chartId, deleted: true },
+      message: 'Chart deleted successfully',
+    });
     for (const after of [
       { method: 'GET', url: `/v1/charts/${chartId}`, token },
       { method: 'GET', url: `/v1/charts/${chartId}/image`, token },
@@ -303,7 +307,11 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
     });
 
     const del = await call({ method: 'DELETE', url: `/v1/templates/${template.id}`, token });
-    expect(del.json()).toEqual({ success: true, message: 'Template deleted successfully' });
+    expect(del.json()).toEqual({
+      success: true,
+      data: { id: template.id, deleted: true },
+      message: 'Template deleted successfully',
+    });
     expect((await call({ method: 'GET', url: `/v1/templates/${template.id}`, token })).statusCode).toBe(404);
   });
 
