@@ -176,6 +176,13 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
       // Cached on the other gateway now.
       expect((await viaOther({ 'x-api-key': key.key })).statusCode).toBe(200);
       expect((await viaOther({ authorization: `Bearer ${u.token}` })).json().data.user.plan).toBe('free');
+      // One change at a time: a plan change also drops the user's keys.
+      await h.app.inject({
+        method: 'DELETE',
+        url: `/v1/api-keys/${key.id}`,
+        headers: { authorization: `Bearer ${u.token}` },
+      });
+      await eventually(async () => (await viaOther({ 'x-api-key': key.key })).statusCode === 401);
       const admin = (await h.app.inject({ method: 'POST', url: '/v1/auth/login', payload: ADMIN })).json()
         .data.token;
       await h.app.inject({
@@ -184,12 +191,6 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
         headers: { authorization: `Bearer ${admin}` },
         payload: { plan: 'pro' },
       });
-      await h.app.inject({
-        method: 'DELETE',
-        url: `/v1/api-keys/${key.id}`,
-        headers: { authorization: `Bearer ${u.token}` },
-      });
-      await eventually(async () => (await viaOther({ 'x-api-key': key.key })).statusCode === 401);
       await eventually(
         async () => (await viaOther({ authorization: `Bearer ${u.token}` })).json().data.user.plan === 'pro',
       );
