@@ -1,17 +1,26 @@
-import { openServiceStore, type RunningService, type ServiceFactory, stopAll } from '@chartwright/kit';
+import {
+  openServiceStore,
+  type RunningService,
+  type ServiceFactory,
+  stopAll,
+  systemClock,
+} from '@chartwright/kit';
 import { openObjectStore, signingConfigFromEnv } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
+import { AnalysisWatch } from './analysis-watch.js';
 import { registerGateway } from './app.js';
 import { verifyPassword } from './auth/passwords.js';
 import { loadGatewayConfig } from './config.js';
+import { startConsumers } from './consumers.js';
 import type { GatewayContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { GatewayDb } from './db/schema.js';
 import { ApiError } from './errors.js';
+import { GatewayEvents, SERVICE } from './events.js';
 import { createUser } from './routes/auth.js';
 
 export { loadGatewayConfig } from './config.js';
-export const SERVICE = 'gateway';
+export { SERVICE } from './events.js';
 
 /** The REST API: identity, access, rate limits, and the public face of the other services. */
 export const startGateway: ServiceFactory = async (rt): Promise<RunningService> => {
@@ -27,13 +36,17 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     db: database.db,
     bus: rt.bus,
     relay,
+    events: new GatewayEvents(relay, rt.bus),
+    clock: systemClock,
     config,
     logger,
     objects: openObjectStore(rt.env),
+    analyses: new AnalysisWatch(rt.bus, logger),
     signing,
     draining: rt.draining,
   };
   await bootstrapAdmin(ctx);
+  const subs = await startConsumers(ctx, ctx.analyses);
   // Idempotency keys are kept 24 hours; expired ones are removed in the background.
   const sweep = setInterval(() => {
     database.db
@@ -53,7 +66,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     async stop() {
       clearInterval(sweep);
       for (const close of closers) await close();
-      await stopAll([], relay, database);
+      await stopAll(subs, relay, database);
       await ctx.objects.close?.();
     },
   };

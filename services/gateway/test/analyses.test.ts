@@ -12,8 +12,14 @@ import {
   BuiltinAnalyst,
 } from '@chartwright/analysis-service/analyst';
 import { QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, newId, publishEvent } from '@chartwright/kit';
-import { chartGeneratedEvent, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
+import { callRpc, newId, openDatabase, publishEvent } from '@chartwright/kit';
+import {
+  chartGeneratedEvent,
+  eventually,
+  type TestBus,
+  type TestDatabase,
+  testEngines,
+} from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, signup, startHarness } from './harness.js';
@@ -93,6 +99,20 @@ describe.each(pairs)('analyses over REST [%s]', (_name, db: TestDatabase, tb: Te
         source: 'test',
       }),
     );
+    // As after a real generation: analysis-service has learnt the chart from its event.
+    const analysisDb = openDatabase<{ known_charts: { chart_id: string } }>(db.target, 'analysis');
+    try {
+      await eventually(
+        async () =>
+          (await analysisDb.db
+            .selectFrom('known_charts')
+            .select('chart_id')
+            .where('chart_id', '=', chartId)
+            .executeTakeFirst()) !== undefined,
+      );
+    } finally {
+      await analysisDb.destroy();
+    }
     return chartId;
   }
 

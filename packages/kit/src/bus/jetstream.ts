@@ -36,6 +36,8 @@ import {
   type RawHandler,
   type RpcHandler,
   type Subscription,
+  type WatchedMessage,
+  type WatchSpec,
 } from './types.js';
 
 const encoder = new TextEncoder();
@@ -242,6 +244,60 @@ export class JetStreamBus implements MessageBus {
     };
   }
 
+  async watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription> {
+    const log = this.opts.logger;
+    // An ordered consumer: ephemeral, flow-controlled, recreated by the client from the last
+    // sequence it saw whenever it stalls (a reconnect, a server restart).
+    const consumer = await this.js.consumers.get(this.streamName(spec.stream), {
+      filter_subjects: this.subject(spec.filterSubject),
+      deliver_policy: DeliverPolicy.New,
+    });
+    const messages = await consumer.consume();
+    const gap = () => {
+      try {
+        spec.onGap?.();
+      } catch (err) {
+        log.error({ err }, 'watch gap handler failed');
+      }
+    };
+    const consumerStatus = (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'ordered_consumer_recreated' || s.type === 'heartbeats_missed') gap();
+      }
+    })();
+    let stopped = false;
+    const connectionStatus = (async () => {
+      for await (const s of this.nc.status()) {
+        if (stopped) break;
+        if (s.type === 'reconnect') gap();
+      }
+    })();
+    const loop = (async () => {
+      for await (const m of messages) {
+        try {
+          await handler({
+            subject: this.unprefix(m.subject),
+            data: m.data,
+            headers: toHeaderMap(m.headers),
+            streamSeq: m.seq,
+          });
+        } catch (err) {
+          log.error({ err, subject: m.subject }, 'watch handler failed');
+        }
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await messages.close();
+        await loop;
+        await consumerStatus.catch(() => undefined);
+        // The connection status iterator ends with the connection or on its next event.
+        void connectionStatus.catch(() => undefined);
+      },
+    };
+  }
+
   private toDelivery(m: JsMsg): Delivery {
     return {
       subject: this.unprefix(m.subject),
@@ -331,6 +387,11 @@ export class JetStreamBus implements MessageBus {
     } finally {
       this.pending.delete(fail);
     }
+  }
+
+  /** Drops and re-opens the connection (tests: what a network blip does). */
+  async reconnect(): Promise<void> {
+    await this.nc.reconnect();
   }
 
   async ping(): Promise<void> {

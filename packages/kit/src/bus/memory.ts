@@ -14,6 +14,8 @@ import {
   type RpcHandler,
   type Subscription,
   subjectMatches,
+  type WatchedMessage,
+  type WatchSpec,
 } from './types.js';
 
 interface Stored {
@@ -88,6 +90,11 @@ export class MemoryBus implements MessageBus {
     { queue: string; handler: (payload: unknown, headers: Headers) => Promise<unknown> }[]
   >();
   private readonly rr = new Map<string, number>();
+  private readonly watchers = new Set<{
+    stream: StreamName;
+    filter: string;
+    handler: (m: WatchedMessage) => Promise<void> | void;
+  }>();
   private seq = 0;
   private closed = false;
   private dirty = false;
@@ -224,6 +231,16 @@ export class MemoryBus implements MessageBus {
     stream.seen.set(opts.msgId, { seq, at: now });
     this.dirty = true;
     for (const c of this.consumers.values()) if (c.spec.stream === name) this.pump(c);
+    for (const w of this.watchers) {
+      if (w.stream !== name || !subjectMatches(w.filter, subject)) continue;
+      const m = { subject, data, headers: { ...(opts.headers ?? {}) }, streamSeq: seq };
+      // As over the network: after the publisher's await, never inside it.
+      setImmediate(() => {
+        Promise.resolve()
+          .then(() => w.handler(m))
+          .catch((err) => this.logger?.error({ err, subject }, 'watch handler failed'));
+      });
+    }
     return { seq, duplicate: false };
   }
 
@@ -368,6 +385,17 @@ export class MemoryBus implements MessageBus {
       });
   }
 
+  /** In one process nothing is ever missed, so `onGap` is never called. */
+  async watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription> {
+    const w = { stream: spec.stream, filter: spec.filterSubject, handler };
+    this.watchers.add(w);
+    return {
+      stop: async () => {
+        this.watchers.delete(w);
+      },
+    };
+  }
+
   async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {
     const stopping = new AbortController();
     const running = new Set<Promise<unknown>>();
@@ -437,6 +465,7 @@ export class MemoryBus implements MessageBus {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.watchers.clear();
     clearInterval(this.saver);
     this.save();
     for (const c of this.consumers.values()) {

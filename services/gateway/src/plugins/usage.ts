@@ -1,5 +1,3 @@
-import { UsageRecorded } from '@chartwright/contracts';
-import { makeEvent, publishEvent } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.js';
 
@@ -19,9 +17,8 @@ export function registerUsageReporting(app: FastifyInstance, ctx: GatewayContext
     const caller = req.caller;
     if (!caller) return;
     const endpoint = req.routeOptions.url ?? 'unknown';
-    const event = makeEvent(
-      UsageRecorded,
-      {
+    ctx.events
+      .usageRecorded({
         userId: caller.id,
         endpoint: endpoint.slice(0, 200),
         method: req.method,
@@ -31,9 +28,7 @@ export function registerUsageReporting(app: FastifyInstance, ctx: GatewayContext
         analysesPerformed: req.usage?.analysesPerformed ?? 0,
         tokensUsed: req.usage?.tokensUsed ?? 0,
         at: new Date().toISOString(),
-      },
-      { source: 'gateway', subject: caller.id },
-    );
-    publishEvent(ctx.bus, event).catch((err) => req.log.warn({ err }, 'usage event not published'));
+      })
+      .catch((err) => req.log.warn({ err }, 'usage event not published'));
   });
 }

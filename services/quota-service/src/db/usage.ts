@@ -1,6 +1,6 @@
 import type { UsageDay } from '@chartwright/contracts';
 import { type Kysely, sql } from 'kysely';
-import type { QuotaDb } from './db/schema.js';
+import type { QuotaDb } from './schema.js';
 
 /** Daily request counts from the ledger, `from`..`to` inclusive (UTC dates). */
 export async function dailyUsage(
