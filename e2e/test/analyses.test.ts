@@ -5,19 +5,7 @@ import { eventually } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The local stand-in for the Anthropic Messages API lives with the adapter it tests.
 import { FakeAnthropic, seededRandom } from '../../services/analysis-service/test/support/fake-anthropic.js';
-import { api, createStack, type Stack, StackClient, sse } from './support.js';
-
-const TOOL_INPUT = {
-  trend: 'neutral',
-  signals: ['RSI(14) 51 flat'],
-  recommendation: 'NEUTRAL',
-  entryPrice: null,
-  stopLoss: null,
-  takeProfit: null,
-  confidence: 4,
-  analysisText: 'No edge.',
-  keyLevels: { support: [], resistance: [] },
-};
+import { api, createStack, type Stack, StackClient, sse, TOOL_INPUT } from './support.js';
 
 describe('analyses across separate processes [postgres] [jetstream] [s3rver]', () => {
   let stack: Stack;

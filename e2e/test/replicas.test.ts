@@ -6,19 +6,7 @@ import type { ServiceProcess } from '@chartwright/kit/testing';
 import { eventually } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAnthropic } from '../../services/analysis-service/test/support/fake-anthropic.js';
-import { api, createStack, type Stack, StackClient, sse } from './support.js';
-
-const TOOL_INPUT = {
-  trend: 'neutral',
-  signals: ['RSI(14) 50 flat'],
-  recommendation: 'NEUTRAL',
-  entryPrice: null,
-  stopLoss: null,
-  takeProfit: null,
-  confidence: 4,
-  analysisText: 'No edge.',
-  keyLevels: { support: [], resistance: [] },
-};
+import { api, createStack, type Stack, StackClient, sse, TOOL_INPUT } from './support.js';
 
 /**
  * A TCP relay in front of NATS for one gateway: `cut()` drops its connections and refuses new

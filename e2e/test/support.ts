@@ -219,3 +219,16 @@ export async function sse(url: string, token: string): Promise<string[]> {
   const text = await res.text();
   return [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!);
 }
+
+/** A valid answer of the fake model (its `submit_analysis` tool input). */
+export const TOOL_INPUT = {
+  trend: 'neutral',
+  signals: ['RSI(14) 51 flat'],
+  recommendation: 'NEUTRAL',
+  entryPrice: null,
+  stopLoss: null,
+  takeProfit: null,
+  confidence: 4,
+  analysisText: 'No edge.',
+  keyLevels: { support: [], resistance: [] },
+};

@@ -12,10 +12,10 @@ import {
   BuiltinAnalyst,
 } from '@chartwright/analysis-service/analyst';
 import { QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, newId, openDatabase, publishEvent } from '@chartwright/kit';
+import { callRpc, newId, publishEvent } from '@chartwright/kit';
 import {
   chartGeneratedEvent,
-  eventually,
+  chartKnownToAnalysis,
   type TestBus,
   type TestDatabase,
   testEngines,
@@ -99,20 +99,7 @@ describe.each(pairs)('analyses over REST [%s]', (_name, db: TestDatabase, tb: Te
         source: 'test',
       }),
     );
-    // As after a real generation: analysis-service has learnt the chart from its event.
-    const analysisDb = openDatabase<{ known_charts: { chart_id: string } }>(db.target, 'analysis');
-    try {
-      await eventually(
-        async () =>
-          (await analysisDb.db
-            .selectFrom('known_charts')
-            .select('chart_id')
-            .where('chart_id', '=', chartId)
-            .executeTakeFirst()) !== undefined,
-      );
-    } finally {
-      await analysisDb.destroy();
-    }
+    await chartKnownToAnalysis(db.target, chartId);
     return chartId;
   }
 
