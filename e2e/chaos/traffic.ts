@@ -35,7 +35,8 @@ export interface User {
   token: string;
 }
 
-const CLIENT_TIMEOUT_MS = 30_000;
+/** Longer than any of the gateway's own timeouts (60 s for a chart), so it answers first. */
+const CLIENT_TIMEOUT_MS = 75_000;
 
 export class Traffic {
   readonly outcomes: Outcome[] = [];

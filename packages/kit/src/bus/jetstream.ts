@@ -338,6 +338,11 @@ export class JetStreamBus implements MessageBus {
     await this.jsm.getAccountInfo();
   }
 
+  /** How many messages a stream holds (the DLQ's should be 0). */
+  async messagesIn(stream: keyof typeof STREAMS): Promise<number> {
+    return (await this.jsm.streams.info(this.streamName(stream))).state.messages;
+  }
+
   /** Deletes this bus's streams (tests with a prefix clean up after themselves). */
   async deleteStreams(): Promise<void> {
     for (const key of Object.keys(STREAMS) as (keyof typeof STREAMS)[]) {
