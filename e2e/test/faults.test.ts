@@ -175,6 +175,7 @@ describe('faults under load [postgres] [jetstream]', () => {
   });
 
   it('a SIGTERM of a service under load answers every request in flight and exits 0, well within its grace period', async () => {
+    // chart-service (then started again), and last the gateway itself.
     for (const name of ['chart-service', 'gateway']) {
       traffic.phase = `sigterm-${name}`;
       let done = false;
@@ -182,18 +183,21 @@ describe('faults under load [postgres] [jetstream]', () => {
       await sleep(1_000);
       const stopping = Date.now();
       const code = await procs.get(name)!.stop('SIGTERM');
-      const tookMs = Date.now() - stopping;
-      console.log(`[faults] ${name} drained and exited in ${tookMs} ms`);
-      await sleep(300);
-      await start(name);
+      console.log(`[faults] ${name} drained and exited in ${Date.now() - stopping} ms`);
+      if (name !== 'gateway') {
+        await sleep(300);
+        await start(name);
+      }
       done = true;
       await load;
       const outcomes = traffic.of(`sigterm-${name}`);
+      // Exit code 0: drained before SHUTDOWN_TIMEOUT_MS forced an exit (code 1).
       expect(code).toBe(0);
       // Answered or refused at connect (nothing listening): never a connection that died mid-request.
       expect(outcomes.filter((o) => o.status === 'lost' || o.status === 'timeout')).toEqual([]);
       expect(faultyAnswers(outcomes)).toEqual([]);
+      expect(outcomes.length).toBeGreaterThan(0);
+      if (name !== 'gateway') expect(await eventually(flowWorks, 20_000, 250)).toBe(true);
     }
-    expect(await eventually(flowWorks, 20_000, 250)).toBe(true);
   });
 });

@@ -290,7 +290,8 @@ export class JetStreamBus implements MessageBus {
       stop: async () => {
         // No new requests (the server sends them to other members of the queue group); the
         // ones already received are handled. Waiting handlers are told to answer now.
-        if (!this.nc.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+        if (this.isConnected()) await sub.drain().catch(() => sub.unsubscribe());
+        else if (!this.nc.isClosed()) sub.unsubscribe();
         stopping.abort();
         await loop;
         await Promise.allSettled([...running]);
@@ -352,6 +353,8 @@ export class JetStreamBus implements MessageBus {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    // Draining needs the server; without one there is nothing left to flush.
+    if (!this.connected) return this.nc.close();
     await this.nc.drain();
   }
 }
