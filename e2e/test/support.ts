@@ -29,7 +29,7 @@ export interface Stack {
   start(
     service: string,
     extraEnv?: Record<string, string>,
-    opts?: { port?: number; nodeArgs?: string[] },
+    opts?: { port?: number; nodeArgs?: string[]; timeoutMs?: number },
   ): Promise<ServiceProcess>;
   query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
@@ -40,10 +40,10 @@ export interface Stack {
  * and subject prefix on the real NATS, its own Redis key prefix, its own s3rver and bucket.
  * Services are separate processes.
  */
-export async function createStack(): Promise<Stack> {
-  const infra = await detectInfra();
+export async function createStack(servers: { postgresUrl?: string; natsUrl?: string } = {}): Promise<Stack> {
+  const infra = { ...(await detectInfra()), ...servers };
   if (!infra.postgresUrl || !infra.natsUrl) throw new Error('the distributed tests need PostgreSQL and NATS');
-  const db = await createTestDatabase();
+  const db = servers.postgresUrl ? await databaseOn(servers.postgresUrl) : await createTestDatabase();
   if (!db) throw new Error('no database');
   const prefix = uniqueName('E').toUpperCase();
   const s3rver = await startS3rver();
@@ -62,6 +62,8 @@ export async function createStack(): Promise<Stack> {
     PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`,
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // A fault test restarts the server under it: an idle client's error must not end the run.
+  pool.on('error', () => undefined);
   const processes: ServiceProcess[] = [];
   return {
     env,
@@ -77,7 +79,7 @@ export async function createStack(): Promise<Stack> {
           const p = await startServiceProcess(
             service,
             { ...env, ...extraEnv },
-            { port, nodeArgs: opts.nodeArgs },
+            { port, nodeArgs: opts.nodeArgs, timeoutMs: opts.timeoutMs },
           );
           processes.push(p);
           return p;
@@ -97,6 +99,24 @@ export async function createStack(): Promise<Stack> {
       await s3rver.close();
     },
   };
+}
+
+/** A fresh database on the server at `adminUrl` (a private cluster of a fault test). */
+async function databaseOn(adminUrl: string) {
+  const name = uniqueName('cw_test');
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database "${name}"`);
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return { url: u.toString(), drop: () => admin(`drop database if exists "${name}" with (force)`) };
 }
 
 async function deleteStreams(natsUrl: string, prefix: string) {

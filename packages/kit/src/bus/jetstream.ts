@@ -346,7 +346,8 @@ export class JetStreamBus implements MessageBus {
       stop: async () => {
         // No new requests (the server sends them to other members of the queue group); the
         // ones already received are handled. Waiting handlers are told to answer now.
-        if (!this.nc.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+        if (this.isConnected()) await sub.drain().catch(() => sub.unsubscribe());
+        else if (!this.nc.isClosed()) sub.unsubscribe();
         stopping.abort();
         await loop;
         await Promise.allSettled([...running]);
@@ -399,6 +400,11 @@ export class JetStreamBus implements MessageBus {
     await this.jsm.getAccountInfo();
   }
 
+  /** How many messages a stream holds (the DLQ's should be 0). */
+  async messagesIn(stream: keyof typeof STREAMS): Promise<number> {
+    return (await this.jsm.streams.info(this.streamName(stream))).state.messages;
+  }
+
   /** Deletes this bus's streams (tests with a prefix clean up after themselves). */
   async deleteStreams(): Promise<void> {
     for (const key of Object.keys(STREAMS) as (keyof typeof STREAMS)[]) {
@@ -408,6 +414,8 @@ export class JetStreamBus implements MessageBus {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    // Draining needs the server; without one there is nothing left to flush.
+    if (!this.connected) return this.nc.close();
     await this.nc.drain();
   }
 }
