@@ -16,7 +16,7 @@ import type { NotificationDb } from '../src/db/schema.js';
 import { notificationService } from '../src/index.js';
 import { completed } from './events.js';
 import { startSmtp } from './smtp.js';
-import { SECRET, type Stack, startStack } from './support.js';
+import { type Receiver, SECRET, type Stack, startReceiver, startStack } from './support.js';
 
 const { pairs } = await testEngines(afterAll);
 // The real PostgreSQL and NATS where they answer.
@@ -31,8 +31,11 @@ describe('email over SMTP', () => {
   );
   let smtp: Awaited<typeof smtpPromise>;
 
+  let receiver: Receiver;
+
   beforeAll(async () => {
     smtp = await smtpPromise;
+    receiver = await startReceiver(() => 503);
     dir = await mkdtemp(path.join(tmpdir(), 'cw-mail-'));
     stack = await startStack(
       tb.bus,
@@ -44,6 +47,11 @@ describe('email over SMTP', () => {
         EMAIL_RETRY_SCHEDULE: '1,1',
         PUBLIC_URL: 'https://api.chartwright.test',
         NOTIFICATION_POLL_INTERVAL_MS: '200',
+        WEBHOOKS_ALLOW_PRIVATE: 'true',
+        WEBHOOKS_ALLOW_HTTP: 'true',
+        WEBHOOK_RETRY_SCHEDULE: '1,1,1,1,1,1',
+        // About 2 s: long enough for a first failure, short enough for a test.
+        WEBHOOK_DISABLE_AFTER_HOURS: '0.0005',
       },
       notificationService(),
     );
@@ -51,6 +59,7 @@ describe('email over SMTP', () => {
   afterAll(async () => {
     await stack?.close();
     await smtp?.close();
+    await receiver?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -128,6 +137,30 @@ describe('email over SMTP', () => {
     expect(mail.html).not.toContain('<script>');
     expect(mail.html).not.toContain('<img');
     expect(mail.text).toContain('<script>alert(1)</script>');
+  });
+
+  it('an endpoint failing for WEBHOOK_DISABLE_AFTER_HOURS is disabled and its owner mailed', async () => {
+    const email = `off-${newId()}@example.com`;
+    const { token, user } = await stack.signup(email);
+    const created = await stack.call(token, 'POST', '/v1/webhooks', {
+      url: `${receiver.base}/down`,
+      events: ['*'],
+    });
+    const ep = created.json().data;
+    await publishEvent(tb.bus, completed(user.id));
+    const off = await eventually(async () => {
+      const w = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}`)).json().data;
+      return !w.enabled && w;
+    }, 15_000);
+    expect(off.disabledReason).toMatch(/failed for/);
+    const [d] = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries`)).json().data.deliveries;
+    expect(d).toMatchObject({ status: 'failed', lastError: 'endpoint disabled', nextAttemptAt: null });
+    const mail = await eventually(() => smtp.mails.find((m) => m.to.includes(email)), 15_000);
+    expect(mail.subject).toBe('A webhook endpoint was disabled');
+    expect(mail.text).toContain(`${receiver.base}/down`);
+    // Enabling it again is the owner's call, and restarts the clock.
+    const on = await stack.call(token, 'PATCH', `/v1/webhooks/${ep.id}`, { enabled: true });
+    expect(on.json().data).toMatchObject({ enabled: true, disabledReason: null });
   });
 
   it('an SMTP 4xx is retried until accepted; a 5xx is recorded as failed', async () => {
@@ -219,7 +252,9 @@ describe('email without SMTP_URL (the embedded default)', () => {
     const raw = await readFile(path.join(mailDir, file!), 'utf8');
     expect(raw).toContain(`To: ${email}`);
     expect(raw).toMatch(/Subject: .*80/);
-    expect(raw).toMatch(/List-Unsubscribe:\s+<http:\/\/127.0.0.1:3000\/v1\/notifications\/unsubscribe\?token=/);
+    expect(raw).toMatch(
+      /List-Unsubscribe:\s+<http:\/\/127.0.0.1:3000\/v1\/notifications\/unsubscribe\?token=/,
+    );
     expect(raw).toContain('multipart/alternative');
   });
 });
