@@ -38,7 +38,7 @@ const consume = (
   consumeEvents(
     bus,
     // Quick handlers (two statements each): several at once keep up with bursts.
-    { stream, durable, filterSubject, concurrency: 16, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+    { stream, durable, filterSubject, concurrency: 32, backoffMs: [1_000, 5_000, 15_000, 60_000] },
     handlers,
     logger,
   );
@@ -58,10 +58,12 @@ export async function subscribe(
     }),
     consume(bus, logger, 'ANALYSES', 'notification-analyses', 'analysis.>', {
       ...on(AnalysisCompleted, async (e) => {
-        await deliveries.fanOut(e, e.data.userId, webhookData['analysis.completed'](e));
-        await email.queue(ctx.db, e.data.userId, 'analysisCompleted', `${e.id}:analysis.completed`, (url) =>
-          analysisCompletedMail(e, url),
-        );
+        await Promise.all([
+          deliveries.fanOut(e, e.data.userId, webhookData['analysis.completed'](e)),
+          email.queue(ctx.db, e.data.userId, 'analysisCompleted', `${e.id}:analysis.completed`, (url) =>
+            analysisCompletedMail(e, url),
+          ),
+        ]);
       }),
       ...on(AnalysisFailed, async (e) => {
         await deliveries.fanOut(e, e.data.userId, webhookData['analysis.failed'](e));

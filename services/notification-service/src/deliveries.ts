@@ -144,7 +144,7 @@ export class Deliveries {
       .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
       .executeTakeFirst();
     const n = Number(res.numInsertedOrUpdatedRows ?? 0);
-    if (n > 0) this.loop.kick();
+    if (n > 0) this.loop.soon();
     return n;
   }
 

@@ -25,6 +25,7 @@ export class DueLoop<T> {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly perKey = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  private soonTimer?: NodeJS.Timeout;
   private pumping?: Promise<void>;
   private again = false;
   private stopped = true;
@@ -34,6 +35,18 @@ export class DueLoop<T> {
   start(): void {
     this.stopped = false;
     this.kick();
+  }
+
+  /**
+   * Look for due work in a moment: kicks that come close together (events arriving, attempts
+   * finishing) share one claim instead of one query each.
+   */
+  soon(): void {
+    if (this.stopped || this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      this.kick();
+    }, 2);
   }
 
   /** Look for due work now. */
@@ -63,6 +76,8 @@ export class DueLoop<T> {
     for (;;) {
       const free = this.o.concurrency - this.inFlight.size;
       if (free <= 0 || this.stopped) return;
+      // Nearly full: wait for a few more slots, so each claim takes a batch.
+      if (this.inFlight.size > 0 && free < Math.min(8, Math.ceil(this.o.concurrency / 4))) return;
       const busy = [...this.perKey].filter(([, n]) => n >= this.o.perKey).map(([k]) => k);
       const items = await this.o.claim(free, busy);
       const extra: T[] = [];
@@ -82,7 +97,7 @@ export class DueLoop<T> {
             const left = (this.perKey.get(key) ?? 1) - 1;
             if (left > 0) this.perKey.set(key, left);
             else this.perKey.delete(key);
-            this.kick();
+            this.soon();
           });
         this.inFlight.add(p);
       }
@@ -96,6 +111,7 @@ export class DueLoop<T> {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     await this.pumping;
     await Promise.allSettled([...this.inFlight]);
   }
