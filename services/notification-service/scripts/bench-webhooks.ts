@@ -20,6 +20,7 @@ import {
   startServiceProcess,
   uniqueName,
 } from '@chartwright/kit/testing';
+import pg from 'pg';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { completed } from '../test/events.js';
 
@@ -161,6 +162,18 @@ try {
       `${label}: ${ids.length}/${EVENTS} delivered in ${((last - start) / 1000).toFixed(2)} s → ${rateDelivered.toFixed(0)} events/s` +
         ` (published at ${(EVENTS / ((published - start) / 1000)).toFixed(0)}/s); publish→receipt p50 ${pct(latencies, 50).toFixed(1)} ms,` +
         ` p95 ${pct(latencies, 95).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms`,
+    );
+    // Where the time went: deliveries written (the event consumer) and settled (the loop).
+    const pgc = new pg.Client({ connectionString: db.url });
+    await pgc.connect();
+    const { rows } = await pgc.query(
+      `select count(*)::int n, extract(epoch from max(created_at) - min(created_at)) c, extract(epoch from max(succeeded_at) - min(created_at)) s
+       from notification.deliveries where event_type = 'analysis.completed' and created_at >= now() - interval '1 second' * $1`,
+      [(performance.now() - start) / 1000 + 1],
+    );
+    await pgc.end();
+    console.log(
+      `  deliveries written at ${(rows[0].n / rows[0].c).toFixed(0)}/s by the event consumer, settled at ${(rows[0].n / rows[0].s).toFixed(0)}/s`,
     );
     return { rateDelivered, p50: pct(latencies, 50) };
   }
