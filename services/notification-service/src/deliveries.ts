@@ -121,7 +121,6 @@ export class Deliveries {
       type: event.type,
       body: webhookBody(event.type, event.time, data),
     });
-    if (n > 0) this.loop.soon();
     return n;
   }
 
@@ -130,54 +129,82 @@ export class Deliveries {
     { userId: string; eventId: string; type: string; body: string },
     number
   >(async (items) => {
-    const rows = await this.ctx.db
-      .insertInto('deliveries')
-      .columns([
-        'id',
-        'endpoint_id',
-        'user_id',
-        'event_id',
-        'event_type',
-        'body',
-        'status',
-        'next_attempt_at',
-      ])
-      .expression((eb) =>
-        eb
-          .selectFrom('endpoints as e')
-          .innerJoin(
-            this.ctx.db
-              .selectNoFrom([
-                sql<string>`unnest(${items.map((i) => i.userId)}::uuid[])`.as('user_id'),
-                sql<string>`unnest(${items.map((i) => i.eventId)}::text[])`.as('event_id'),
-                sql<string>`unnest(${items.map((i) => i.type)}::text[])`.as('event_type'),
-                sql<string>`unnest(${items.map((i) => i.body)}::text[])`.as('body'),
-              ])
-              .as('v'),
-            'v.user_id',
-            'e.user_id',
-          )
-          .select([
-            sql<string>`gen_random_uuid()`.as('id'),
-            'e.id as endpoint_id',
-            'e.user_id',
-            'v.event_id',
-            'v.event_type',
-            'v.body',
-            sql<string>`'pending'`.as('status'),
-            sql<Date>`${this.ctx.clock()}::timestamptz`.as('next_attempt_at'),
+    const now = this.ctx.clock();
+    const lease = new Date(now.getTime() + leaseMs(this.ctx.config.webhooks.timeoutMs));
+    // Written already held by this process, so the first attempt needs no claim of its own.
+    const rows: (Claimed & { event_id: string })[] = await this.ctx.db
+      .with('ins', (qc) =>
+        qc
+          .insertInto('deliveries')
+          .columns([
+            'id',
+            'endpoint_id',
+            'user_id',
+            'event_id',
+            'event_type',
+            'body',
+            'status',
+            'next_attempt_at',
+            'locked_until',
           ])
-          .where('e.enabled', '=', true)
-          .where((w) =>
-            w.or([
-              w(sql`e.events`, '@>', sql`jsonb_build_array(v.event_type)`),
-              w(sql`e.events`, '@>', sql`'["*"]'::jsonb`),
-            ]),
-          ),
+          .expression((eb) =>
+            eb
+              .selectFrom('endpoints as e')
+              .innerJoin(
+                this.ctx.db
+                  .selectNoFrom([
+                    sql<string>`unnest(${items.map((i) => i.userId)}::uuid[])`.as('user_id'),
+                    sql<string>`unnest(${items.map((i) => i.eventId)}::text[])`.as('event_id'),
+                    sql<string>`unnest(${items.map((i) => i.type)}::text[])`.as('event_type'),
+                    sql<string>`unnest(${items.map((i) => i.body)}::text[])`.as('body'),
+                  ])
+                  .as('v'),
+                'v.user_id',
+                'e.user_id',
+              )
+              .select([
+                sql<string>`gen_random_uuid()`.as('id'),
+                'e.id as endpoint_id',
+                'e.user_id',
+                'v.event_id',
+                'v.event_type',
+                'v.body',
+                sql<string>`'pending'`.as('status'),
+                sql<Date>`${now}::timestamptz`.as('next_attempt_at'),
+                sql<Date>`${lease}::timestamptz`.as('locked_until'),
+              ])
+              .where('e.enabled', '=', true)
+              .where((w) =>
+                w.or([
+                  w(sql`e.events`, '@>', sql`jsonb_build_array(v.event_type)`),
+                  w(sql`e.events`, '@>', sql`'["*"]'::jsonb`),
+                ]),
+              ),
+          )
+          .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+          .returning(['id', 'endpoint_id', 'user_id', 'body', 'attempts', 'event_id']),
       )
-      .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
-      .returning('event_id')
+      .selectFrom('ins')
+      .innerJoin('endpoints as e', 'e.id', 'ins.endpoint_id')
+      .select([
+        'ins.id',
+        'ins.endpoint_id',
+        'ins.user_id',
+        'ins.body',
+        'ins.attempts',
+        'ins.event_id',
+        'e.url',
+        'e.secret',
+        'e.previous_secret',
+        'e.previous_secret_expires_at',
+      ])
       .execute();
+    // What does not fit in the free slots goes back to the loop.
+    const rest = this.loop.offer(rows);
+    if (rest.length) {
+      await this.release(rest.map((r) => r.id));
+      this.loop.soon();
+    }
     const counts = new Map<string, number>();
     for (const r of rows) counts.set(r.event_id, (counts.get(r.event_id) ?? 0) + 1);
     return items.map((i) => counts.get(i.eventId) ?? 0);

@@ -88,23 +88,46 @@ export class DueLoop<T> {
           extra.push(item);
           continue;
         }
-        this.perKey.set(key, n + 1);
-        const p: Promise<void> = this.o
-          .run(item)
-          .catch((err) => this.o.logger.error({ err, loop: this.o.name }, 'work item failed'))
-          .finally(() => {
-            this.inFlight.delete(p);
-            const left = (this.perKey.get(key) ?? 1) - 1;
-            if (left > 0) this.perKey.set(key, left);
-            else this.perKey.delete(key);
-            this.soon();
-          });
-        this.inFlight.add(p);
+        this.launch(item, key);
       }
       if (extra.length) await this.o.release(extra);
       // A full batch may mean more is due; otherwise wait for a kick or the timer.
       if (items.length < free || extra.length) return;
     }
+  }
+
+  /**
+   * Work claimed elsewhere (just written, already held for this process): runs what fits in the
+   * free slots now and answers the rest, for the caller to give back.
+   */
+  offer(items: T[]): T[] {
+    const rest: T[] = [];
+    for (const item of items) {
+      const key = this.o.keyOf(item);
+      if (
+        this.stopped ||
+        this.inFlight.size >= this.o.concurrency ||
+        (this.perKey.get(key) ?? 0) >= this.o.perKey
+      )
+        rest.push(item);
+      else this.launch(item, key);
+    }
+    return rest;
+  }
+
+  private launch(item: T, key: string): void {
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    const p: Promise<void> = this.o
+      .run(item)
+      .catch((err) => this.o.logger.error({ err, loop: this.o.name }, 'work item failed'))
+      .finally(() => {
+        this.inFlight.delete(p);
+        const left = (this.perKey.get(key) ?? 1) - 1;
+        if (left > 0) this.perKey.set(key, left);
+        else this.perKey.delete(key);
+        this.soon();
+      });
+    this.inFlight.add(p);
   }
 
   /** Stops claiming and waits for the work in hand. */
