@@ -37,8 +37,8 @@ const consume = (
 ) =>
   consumeEvents(
     bus,
-    // Quick handlers (two statements each): several at once keep up with bursts.
-    { stream, durable, filterSubject, concurrency: 32, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+    // Quick handlers whose statements are shared (batched): many at once make the batches.
+    { stream, durable, filterSubject, concurrency: 128, backoffMs: [1_000, 5_000, 15_000, 60_000] },
     handlers,
     logger,
   );
