@@ -34,7 +34,8 @@ const group = (
   filterSubject: string,
   routes: EventRoute[],
 ): ConsumerGroup => ({
-  spec: { stream, durable, filterSubject, concurrency: 16, backoffMs: [1_000, 5_000, 15_000, 60_000] },
+  // Quick handlers whose statements are shared (batched): many at once make the batches.
+  spec: { stream, durable, filterSubject, concurrency: 128, backoffMs: [1_000, 5_000, 15_000, 60_000] },
   routes,
 });
 
@@ -48,10 +49,12 @@ export const consumers = ({ ctx, deliveries, email }: UseCases): ConsumerGroup[]
   ]),
   group('ANALYSES', 'notification-analyses', 'analysis.>', [
     on(AnalysisCompleted, async (e) => {
-      await deliveries.fanOut(e, e.data.userId, webhookData['analysis.completed'](e));
-      await email.queue(ctx.db, e.data.userId, 'analysisCompleted', `${e.id}:analysis.completed`, (url) =>
-        analysisCompletedMail(e, url),
-      );
+      await Promise.all([
+        deliveries.fanOut(e, e.data.userId, webhookData['analysis.completed'](e)),
+        email.queue(ctx.db, e.data.userId, 'analysisCompleted', `${e.id}:analysis.completed`, (url) =>
+          analysisCompletedMail(e, url),
+        ),
+      ]);
     }),
     on(AnalysisFailed, async (e) => {
       await deliveries.fanOut(e, e.data.userId, webhookData['analysis.failed'](e));
