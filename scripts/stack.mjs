@@ -18,6 +18,7 @@ const env = {
 };
 const services = [
   ['quota-service', 3004],
+  ['notification-service', 3005],
   ['storage-service', 3003],
   ['chart-service', 3001],
   ['analysis-service', 3002],
@@ -54,7 +55,7 @@ const children = services.map(([name, port]) => {
   return child;
 });
 process.stdout.write(
-  `Chartwright stack: API at ${env.PUBLIC_URL}; health of each service on ports 3001-3004\n`,
+  `Chartwright stack: API at ${env.PUBLIC_URL}; health of each service on ports 3001-3005; mails as .eml files under ${env.DATA_DIR}/mail unless SMTP_URL is set\n`,
 );
 const stop = () => {
   for (const c of children) c.kill('SIGTERM');

@@ -1,100 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { QuotaSetPlan } from '@chartwright/contracts';
-import { callRpc, createLogger, type MessageBus, newId, openBus, publishEvent } from '@chartwright/kit';
-import { chartGeneratedEvent, eventually } from '@chartwright/kit/testing';
+import { eventually } from '@chartwright/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The local stand-in for the Anthropic Messages API lives with the adapter it tests.
 import { FakeAnthropic, seededRandom } from '../../services/analysis-service/test/support/fake-anthropic.js';
-import { api, createStack, type Stack } from './support.js';
-
-const PNG = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(1024)]);
-
-const TOOL_INPUT = {
-  trend: 'neutral',
-  signals: ['RSI(14) 51 flat'],
-  recommendation: 'NEUTRAL',
-  entryPrice: null,
-  stopLoss: null,
-  takeProfit: null,
-  confidence: 4,
-  analysisText: 'No edge.',
-  keyLevels: { support: [], resistance: [] },
-};
-
-/** Test-side access to a stack: its bus (to publish chart events) and its S3 bucket. */
-class StackClient {
-  private constructor(
-    readonly stack: Stack,
-    readonly bus: MessageBus,
-  ) {}
-
-  static async open(stack: Stack) {
-    const bus = await openBus({
-      natsUrl: stack.env.NATS_URL,
-      name: 'e2e-analyses',
-      logger: createLogger('e2e', 'silent'),
-      prefix: stack.env.BUS_PREFIX,
-    });
-    // s3rver takes unsigned requests; make sure the bucket exists whoever starts first.
-    await fetch(`${stack.s3.endpoint}/${stack.s3.bucket}`, { method: 'PUT' });
-    return new StackClient(stack, bus);
-  }
-
-  /** Stores a PNG under the chart's key and announces it as chart-service would. */
-  async chart(userId: string): Promise<string> {
-    const chartId = newId();
-    const objectKey = `users/${userId}/charts/${chartId}.png`;
-    const put = await fetch(`${this.stack.s3.endpoint}/${this.stack.s3.bucket}/${objectKey}`, {
-      method: 'PUT',
-      headers: { 'content-type': 'image/png' },
-      body: PNG,
-    });
-    if (!put.ok) throw new Error(`s3 put failed: ${put.status}`);
-    await publishEvent(
-      this.bus,
-      chartGeneratedEvent({
-        chartId,
-        userId,
-        objectKey,
-        size: PNG.length,
-        symbol: 'BINANCE:BTCUSDT',
-        interval: '4h',
-        range: '3M',
-        source: 'e2e',
-      }),
-    );
-    return chartId;
-  }
-
-  async user(email: string, plan: 'free' | 'pro' | 'enterprise' = 'free') {
-    const gateway = this.stack.processes.find((p) => p.name === 'gateway')!;
-    const applied = async () =>
-      (await this.stack.query(`select 1 from quota.inbox where consumer = 'quota-users'`)).length;
-    const before = await applied();
-    const res = await api(gateway.url, 'POST', '/v1/auth/signup', {
-      body: { email, password: 'long enough pw' },
-    });
-    if (res.status !== 201) throw new Error(`signup: ${res.status}`);
-    const userId = res.body.data.user.id as string;
-    // Let quota-service apply user.registered first, so the plan set below is not overwritten.
-    await eventually(async () => (await applied()) > before);
-    if (plan !== 'free') await callRpc(this.bus, QuotaSetPlan, { userId, plan });
-    return { userId, token: res.body.data.token as string, url: gateway.url };
-  }
-
-  close() {
-    return this.bus.close();
-  }
-}
-
-async function sse(url: string, token: string): Promise<string[]> {
-  const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-  const text = await res.text();
-  return [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!);
-}
+import { api, createStack, type Stack, StackClient, sse, TOOL_INPUT } from './support.js';
 
 describe('analyses across separate processes [postgres] [jetstream] [s3rver]', () => {
   let stack: Stack;

@@ -9,18 +9,20 @@ if (!process.env.DATABASE_URL) {
   preparePGliteDir(path.resolve(process.env.DATA_DIR || '.data', 'pglite')).catch(() => undefined);
 }
 
-const [gateway, chart, analysis, storage, quota] = await Promise.all([
+const [gateway, chart, analysis, storage, quota, notification] = await Promise.all([
   import('@chartwright/gateway'),
   import('@chartwright/chart-service'),
   import('@chartwright/analysis-service'),
   import('@chartwright/storage-service'),
   import('@chartwright/quota-service'),
+  import('@chartwright/notification-service'),
 ]);
 
 await runHost({
   name: 'chartwright',
   factories: [
     quota.startQuotaService,
+    notification.startNotificationService,
     storage.startStorageService,
     chart.startChartService,
     analysis.startAnalysisService,

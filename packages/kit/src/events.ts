@@ -1,11 +1,4 @@
-import {
-  dlqSubject,
-  type EventDefinition,
-  EventEnvelope,
-  type EventOf,
-  eventByType,
-  type TypedEnvelope,
-} from '@chartwright/contracts';
+import { dlqSubject, type EventDefinition, EventEnvelope, type TypedEnvelope } from '@chartwright/contracts';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -69,9 +62,39 @@ export class PermanentError extends Error {
   override name = 'PermanentError';
 }
 
-export type EventHandlers = {
-  [type: string]: (event: EventEnvelope & { data: any }, delivery: Delivery) => Promise<void>;
-};
+/**
+ * One event type a consumer handles: built by `on(Contract, handler)`, which ties the handler's
+ * payload type to the contract's schema, so handlers need no `any` and no casts.
+ */
+export interface EventRoute {
+  readonly type: string;
+  /** Validates the envelope against the contract; on success, a call that runs the handler. */
+  bind(event: EventEnvelope): { run: (delivery: Delivery) => Promise<void> } | { error: string };
+}
+
+/** The handler for events of `def`: the payload type comes from the contract. */
+export function on<T extends string, S extends z.ZodType>(
+  def: EventDefinition<T, S>,
+  handler: (event: TypedEnvelope<T, z.infer<S>>, delivery: Delivery) => Promise<void> | void,
+): EventRoute {
+  return {
+    type: def.type,
+    bind(event) {
+      const parsed = def.envelope.safeParse(event);
+      if (!parsed.success) return { error: `invalid ${def.type}: ${parsed.error.message}` };
+      return { run: async (delivery) => handler(parsed.data, delivery) };
+    },
+  };
+}
+
+function routeTable(routes: readonly EventRoute[]): Map<string, EventRoute> {
+  const table = new Map<string, EventRoute>();
+  for (const r of routes) {
+    if (table.has(r.type)) throw new Error(`two handlers for ${r.type}`);
+    table.set(r.type, r);
+  }
+  return table;
+}
 
 /** Extra deliveries, beyond a consumer's tries, in which a message is only dead-lettered. */
 const DEAD_LETTER_TRIES = 5;
@@ -90,9 +113,10 @@ const OUTAGE_RETRY_STEP_MS = 1_000;
 export async function consumeEvents(
   bus: MessageBus,
   spec: ConsumerSpec,
-  handlers: EventHandlers,
+  routes: readonly EventRoute[],
   logger: Logger,
 ): Promise<Subscription> {
+  const table = routeTable(routes);
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const deadLetter = async (d: Delivery, reason: string, err?: unknown) => {
     logger.error(
@@ -138,14 +162,10 @@ export async function consumeEvents(
     } catch (err) {
       return deadLetter(d, 'not a valid event envelope', err);
     }
-    const handler = handlers[event.type];
-    if (!handler) return d.ack();
-    const def = eventByType.get(event.type);
-    if (def) {
-      const parsed = def.envelope.safeParse(event);
-      if (!parsed.success) return deadLetter(d, `invalid ${event.type}: ${parsed.error.message}`);
-      event = parsed.data as EventEnvelope;
-    }
+    const route = table.get(event.type);
+    if (!route) return d.ack();
+    const bound = route.bind(event);
+    if ('error' in bound) return deadLetter(d, bound.error);
     const parent = extractTraceContext({ traceparent: event.traceparent, tracestate: event.tracestate });
     const run = () =>
       withSpan(
@@ -156,7 +176,7 @@ export async function consumeEvents(
           'messaging.destination.name': d.subject,
           'messaging.consumer': spec.durable,
         },
-        () => handler(event, d),
+        () => bound.run(d),
         parent,
       );
     const since = Date.now();
@@ -217,36 +237,57 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export { trace };
-
 /**
- * Every process that calls this sees each of `defs`' events published on `spec` from now on
- * (a broadcast, see `MessageBus.watch`), validated and typed by its definition; other types and
- * invalid messages are skipped (logged). For in-process caches and waiters.
+ * Hands this process every event of `spec` from now on (every replica sees every event: not a
+ * queue group, nothing acknowledged), for live views such as waiting for an analysis. Missed
+ * events are possible (a reconnect): `onGap` is then called, and the watcher re-reads what it
+ * waits for. Invalid events and handler failures are logged and skipped.
  */
-export function watchEvents<const Defs extends readonly EventDefinition[]>(
+export async function watchEvents(
   bus: MessageBus,
   spec: WatchSpec,
-  defs: Defs,
+  routes: readonly EventRoute[],
   logger: Logger,
-  handler: (event: EventOf<Defs[number]>) => void,
 ): Promise<Subscription> {
-  const byType = new Map<string, EventDefinition>(defs.map((d) => [d.type, d]));
-  return bus.watch(spec, (msg) => {
-    let raw: { type?: unknown };
+  const table = routeTable(routes);
+  const noop: Delivery = {
+    subject: '',
+    data: new Uint8Array(),
+    headers: {},
+    deliveryCount: 1,
+    streamSeq: 0,
+    ack() {},
+    nak() {},
+    term() {},
+    working() {},
+  };
+  return bus.watch(spec, async (m) => {
+    let event: EventEnvelope;
     try {
-      raw = JSON.parse(decoder.decode(msg.data));
+      event = EventEnvelope.parse(JSON.parse(decoder.decode(m.data)));
     } catch (err) {
-      return logger.warn({ err, subject: msg.subject }, 'unreadable broadcast event skipped');
+      logger.warn({ err, subject: m.subject }, 'watched message is not an event; skipped');
+      return;
     }
-    const def = byType.get(String(raw?.type));
-    if (!def) return;
-    const parsed = def.envelope.safeParse(raw);
-    if (!parsed.success)
-      return logger.warn(
-        { subject: msg.subject, error: parsed.error.message },
-        'invalid broadcast event skipped',
-      );
-    handler(parsed.data as EventOf<Defs[number]>);
+    const route = table.get(event.type);
+    if (!route) return;
+    const bound = route.bind(event);
+    if ('error' in bound) {
+      logger.warn({ subject: m.subject, reason: bound.error }, 'invalid watched event; skipped');
+      return;
+    }
+    try {
+      await bound.run({
+        ...noop,
+        subject: m.subject,
+        data: m.data,
+        headers: m.headers,
+        streamSeq: m.streamSeq,
+      });
+    } catch (err) {
+      logger.error({ err, type: event.type }, 'event watcher failed');
+    }
   });
 }
+
+export { trace };

@@ -15,4 +15,5 @@ export * from './outbox.js';
 export * from './rpc.js';
 export * from './runner.js';
 export * from './service.js';
+export * from './service-events.js';
 export * from './telemetry.js';

@@ -105,3 +105,23 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+/** One request/reply contract and the use case that answers it: a row of a service's handler table. */
+export interface RpcRoute {
+  readonly subject: string;
+  serve(bus: MessageBus, queue: string, logger: Logger): Promise<Subscription>;
+}
+
+/**
+ * A row of a handler table: `handle(ChartGet, (req) => charts.get(req.userId, req.chartId))`.
+ * `signal` aborts when the service stops while the request is in hand.
+ */
+export function handle<Req extends z.ZodType, Res extends z.ZodType>(
+  def: RpcDefinition<Req, Res>,
+  handler: (req: z.infer<Req>, headers: Headers, signal: AbortSignal) => Promise<z.input<Res>>,
+): RpcRoute {
+  return {
+    subject: def.subject,
+    serve: (bus, queue, logger) => serveRpc(bus, def, queue, logger, handler),
+  };
+}

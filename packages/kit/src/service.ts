@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 import type { Logger } from 'pino';
-import type { MessageBus, Subscription } from './bus/types.js';
+import type { ConsumerSpec, MessageBus, Subscription } from './bus/types.js';
 import { type Database, type DatabaseTarget, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { consumeEvents, type EventRoute } from './events.js';
 import type { ReadinessCheck } from './http/health.js';
 import { pruneInbox } from './inbox.js';
 import { OutboxRelay } from './outbox.js';
+import type { RpcRoute } from './rpc.js';
 
 const INBOX_KEEP_MS = 8 * 86_400_000;
 const INBOX_PRUNE_EVERY_MS = 3_600_000;
@@ -85,4 +88,51 @@ export async function stopAll(
   await Promise.allSettled(subscriptions.map((s) => s.stop()));
   await relay?.stop();
   await database?.destroy();
+}
+
+/** The time, as the service sees it: tests may pin it. */
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * What every use case of a service works with. Each service's `src/context.ts` extends it with
+ * what only it has (an object store, a renderer, an analyst…).
+ */
+export interface ServiceContext<DB, Config> {
+  readonly db: Kysely<DB>;
+  readonly bus: MessageBus;
+  /** Sends events stored in the outbox; see each service's `src/events.ts`. */
+  readonly relay: OutboxRelay;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/** One durable consumer and the event types it handles: a row of a service's `consumers.ts`. */
+export interface ConsumerGroup {
+  spec: ConsumerSpec;
+  routes: readonly EventRoute[];
+}
+
+/**
+ * Serves a service's handler table in its queue group and starts its consumers. On a failure
+ * half-way, what did start is stopped before the error is thrown.
+ */
+export async function startMessaging(
+  bus: MessageBus,
+  logger: Logger,
+  opts: { queue: string; handlers: readonly RpcRoute[]; consumers: readonly ConsumerGroup[] },
+): Promise<Subscription[]> {
+  const subs: Subscription[] = [];
+  try {
+    // One at a time, so a failure leaves `subs` holding everything that started.
+    for (const h of opts.handlers) subs.push(await h.serve(bus, opts.queue, logger));
+    for (const c of opts.consumers) subs.push(await consumeEvents(bus, c.spec, c.routes, logger));
+  } catch (err) {
+    await Promise.allSettled(subs.map((s) => s.stop()));
+    throw err;
+  }
+  return subs;
 }

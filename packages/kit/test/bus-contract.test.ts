@@ -9,11 +9,13 @@ import {
   encodeEvent,
   enqueueEvent,
   executeWithEvent,
+  type JetStreamBus,
   type MessageBus,
   makeEvent,
   migrateToLatest,
   newId,
   OutboxRelay,
+  on,
   openDatabase,
   type PublishOptions,
   pruneInbox,
@@ -224,11 +226,11 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     const sub = await consumeEvents(
       bus,
       { stream: 'USERS', durable, filterSubject: 'user.registered' },
-      {
-        'user.registered': async (e) => {
+      [
+        on(UserRegistered, async (e) => {
           if (e.id === good.id || e.id === invalidId) handled.push(e.id);
-        },
-      },
+        }),
+      ],
       logger,
     );
     const garbageId = newId();
@@ -256,13 +258,13 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     const sub = await consumeEvents(
       bus,
       { stream: 'USERS', durable, filterSubject: 'user.registered', maxDeliver: 3, backoffMs: [20, 40] },
-      {
-        'user.registered': async (event, d) => {
+      [
+        on(UserRegistered, async (event, d) => {
           if (event.id !== e.id) return;
           attempts.push(d.deliveryCount);
           throw new Error('boom');
-        },
-      },
+        }),
+      ],
       logger,
     );
     await publishEvent(bus, e);
@@ -296,14 +298,14 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
         ackWaitMs: 400,
         concurrency: 4,
       },
-      {
+      [
         // Every try hangs, as a crashed worker would: its ack wait runs out.
-        'user.registered': async (event) => {
+        on(UserRegistered, async (event) => {
           if (event.id !== e.id) return;
           attempts.push(attempts.length + 1);
           await released;
-        },
-      },
+        }),
+      ],
       logger,
     );
     const { dead, sub: dlq } = await watchDeadLetters(durable);
@@ -317,6 +319,66 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     } finally {
       release();
       await dlq.stop();
+      await sub.stop();
+    }
+  });
+
+  it('watch: every watcher sees every new message of its filter, none from before', async () => {
+    const before = registered('before@example.com');
+    await publishEvent(bus, before);
+    const a: string[] = [];
+    const b: string[] = [];
+    const idOf = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)).id as string;
+    const wa = await bus.watch({ stream: 'USERS', filterSubject: 'user.registered' }, (m) => {
+      a.push(idOf(m.data));
+    });
+    const wb = await bus.watch({ stream: 'USERS', filterSubject: 'user.*' }, (m) => {
+      b.push(idOf(m.data));
+    });
+    // A durable on the same stream is not disturbed, and does not take the watchers' messages.
+    const { seen, sub } = await watchRegistrations(bus);
+    try {
+      const events = [registered('w1@example.com'), registered('w2@example.com')];
+      for (const e of events) await publishEvent(bus, e);
+      const ids = events.map((e) => e.id);
+      await eventually(() => ids.every((id) => a.includes(id) && b.includes(id) && seen.includes(id)));
+      expect(a).not.toContain(before.id);
+      expect(b).not.toContain(before.id);
+      expect(a.filter((id) => ids.includes(id))).toEqual(ids);
+      await wa.stop();
+      await wb.stop();
+      const after = registered('after@example.com');
+      await publishEvent(bus, after);
+      await eventually(() => seen.includes(after.id));
+      expect(a).not.toContain(after.id);
+      expect(b).not.toContain(after.id);
+    } finally {
+      await wa.stop();
+      await wb.stop();
+      await sub.stop();
+    }
+  });
+
+  it('watchEvents hands typed events to their handler and skips invalid ones', async () => {
+    const got: string[] = [];
+    const sub = await watchEvents(
+      bus,
+      { stream: 'USERS', filterSubject: 'user.registered' },
+      [
+        on(UserRegistered, (e) => {
+          got.push(e.data.email);
+        }),
+      ],
+      logger,
+    );
+    try {
+      const invalid = { ...registered(), data: { userId: 'nope' } };
+      await bus.publish('user.registered', encodeEvent(invalid as never), { msgId: invalid.id });
+      const good = registered('typed@example.com');
+      await publishEvent(bus, good);
+      await eventually(() => got.includes('typed@example.com'));
+      expect(got).toEqual(['typed@example.com']);
+    } finally {
       await sub.stop();
     }
   });
@@ -346,25 +408,24 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
     });
   });
 
-  it('broadcasts to every watcher in every process, only what matches and only from now on', async () => {
+  it('watch: watchers on other connections each see every new message too, beside a durable', async () => {
     const before = registered('before@example.com');
     await publishEvent(bus, before);
     const other = await tb.reconnect();
     const seenA: string[] = [];
     const seenB: string[] = [];
     const typed: string[] = [];
-    const a = await bus.watch({ stream: 'USERS', filterSubject: 'user.registered' }, (m) =>
-      seenA.push(JSON.parse(new TextDecoder().decode(m.data)).id),
-    );
-    const b = await other.watch({ stream: 'USERS', filterSubject: 'user.>' }, (m) =>
-      seenB.push(JSON.parse(new TextDecoder().decode(m.data)).id),
-    );
+    const a = await bus.watch({ stream: 'USERS', filterSubject: 'user.registered' }, (m) => {
+      seenA.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+    });
+    const b = await other.watch({ stream: 'USERS', filterSubject: 'user.>' }, (m) => {
+      seenB.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+    });
     const c = await watchEvents(
       bus,
       { stream: 'USERS', filterSubject: 'user.>' },
-      [UserRegistered],
+      [on(UserRegistered, (e) => void typed.push(e.data.email))],
       logger,
-      (e) => typed.push(e.data.email),
     );
     // A durable sharing the stream does not take broadcasts away from watchers.
     const { seen: durable, sub } = await watchRegistrations(bus);
@@ -545,15 +606,15 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
       const sub = await consumeEvents(
         bus,
         { stream: 'USERS', durable, filterSubject: 'user.registered' },
-        {
-          'user.registered': async (event) => {
+        [
+          on(UserRegistered, async (event) => {
             if (event.id !== e.id) return;
             deliveries++;
             await applyOnce(database.db, durable, event.id, async (trx) => {
               await trx.insertInto('effects').values({ event_id: event.id }).execute();
             });
-          },
-        },
+          }),
+        ],
         logger,
       );
       await publishEvent(bus, e);
@@ -585,5 +646,29 @@ describe.each(buses.map((b) => [b.name, b] as const))('bus contract [%s]', (_nam
         .execute();
       expect(left.map((r) => r.event_id)).toEqual([recent]);
     });
+  });
+});
+
+describe.runIf(buses.some((b) => b.name === 'jetstream'))('watch across a reconnect [jetstream]', () => {
+  it('reports the gap, then goes on delivering', async () => {
+    const tb = buses.find((b) => b.name === 'jetstream')!;
+    const bus = (await tb.reconnect()) as JetStreamBus;
+    const got: string[] = [];
+    let gaps = 0;
+    const sub = await bus.watch(
+      { stream: 'USERS', filterSubject: 'user.registered', onGap: () => gaps++ },
+      (m) => {
+        got.push(JSON.parse(new TextDecoder().decode(m.data)).id);
+      },
+    );
+    try {
+      await bus.reconnect();
+      await eventually(() => gaps > 0);
+      const e = registered('gap@example.com');
+      await publishEvent(tb.bus, e);
+      await eventually(() => got.includes(e.id));
+    } finally {
+      await sub.stop();
+    }
   });
 });

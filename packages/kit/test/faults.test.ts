@@ -16,6 +16,7 @@ import {
   type MessageBus,
   makeEvent,
   newId,
+  on,
   openDatabase,
   ServiceError,
   serveRpc,
@@ -151,14 +152,14 @@ describe('a consumer whose database is away', () => {
       void consumeEvents(
         bus,
         { stream: 'USERS', durable: 'faults', filterSubject: 'user.>' },
-        {
-          [UserRegistered.type]: async (_e, d) => {
+        [
+          on(UserRegistered, async (_e, d) => {
             deliveries.push(d.deliveryCount);
             if (++calls < 3)
               throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
             resolve();
-          },
-        },
+          }),
+        ],
         logger,
       );
     });

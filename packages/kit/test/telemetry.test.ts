@@ -9,6 +9,7 @@ import {
   createLogger,
   makeEvent,
   newId,
+  on,
   publishEvent,
   SpanKind,
   serveRpc,
@@ -49,11 +50,11 @@ describe('trace context across the bus', () => {
       const sub = await consumeEvents(
         bus,
         { stream: 'USERS', durable, filterSubject: 'user.registered' },
-        {
-          'user.registered': async (ev) => {
+        [
+          on(UserRegistered, async (ev) => {
             if (ev.id === e.id) seen = true;
-          },
-        },
+          }),
+        ],
         logger,
       );
       let traceId = '';

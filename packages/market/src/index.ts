@@ -35,6 +35,14 @@ export {
   type SyntheticProviderOptions,
   seededRandom,
 } from './providers/synthetic.js';
+export {
+  type ChartSeries,
+  MarketData,
+  type MarketDataConfig,
+  MarketDataEnv,
+  marketDataConfig,
+  WARM_UP_BARS,
+} from './setup.js';
 export { type MarketSnapshot, SNAPSHOT_LOOKBACK, SNAPSHOT_WINDOW, snapshot } from './snapshot.js';
 export { STUDIES, STUDY_NAMES } from './studies/catalogue.js';
 export { lastValue } from './studies/compute.js';

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, env, parseEnv } from '@chartwright/kit';
+import { MarketDataEnv, marketDataConfig } from '@chartwright/market';
 import { z } from 'zod';
 
 const msList = z
@@ -25,24 +26,18 @@ const AnalysisEnv = z.object({
   ANALYSIS_JOB_TIMEOUT_MS: env.int(240_000, 1_000, 3_600_000),
   /** How often unfinished analyses nobody works on any more are looked for (and failed). */
   ANALYSIS_SWEEP_INTERVAL_MS: env.int(30_000, 50, 3_600_000),
-  /** How long a request waits for a chart that was just generated to become known. */
-  ANALYSIS_CHART_WAIT_MS: env.int(2_000, 0, 30_000),
   /** Lifetime of the quota reservation; retries and queueing must fit in it. */
   ANALYSIS_RESERVATION_TTL_SECONDS: env.int(3_600, 60, 86_400),
   /** Hosts an external chart image may be downloaded from (comma separated, `*.suffix` allowed). */
   ANALYSIS_DOWNLOAD_ALLOWED_HOSTS: z.string().default('r2.chart-img.com'),
-  /** Market data for the readings: the same selection as chart-service. */
-  MARKET_DATA: z.enum(['synthetic', 'binance', 'file']).default('synthetic'),
-  MARKET_DATA_DIR: z.string().min(1).optional(),
-  MARKET_DATA_SEED: env.int(1, 0, 2 ** 31),
-  BINANCE_BASE_URL: env.url().optional(),
+  /** Market data for charts without a bar window (chart-img.com's): the same setup as chart-service. */
+  ...MarketDataEnv,
 });
 
 export function loadAnalysisConfig(source: Record<string, string | undefined>) {
   const e = parseEnv(AnalysisEnv, source);
-  if (e.MARKET_DATA === 'file' && !e.MARKET_DATA_DIR) {
-    throw new ConfigError([{ variable: 'MARKET_DATA_DIR', problem: 'required when MARKET_DATA=file' }]);
-  }
+  const market = marketDataConfig(e);
+  if (market.issues.length) throw new ConfigError(market.issues);
   return {
     concurrency: e.ANALYSIS_CONCURRENCY,
     tmpDir: path.resolve(e.ANALYSIS_TMP_DIR),
@@ -51,18 +46,12 @@ export function loadAnalysisConfig(source: Record<string, string | undefined>) {
     maxAttempts: e.ANALYSIS_MAX_ATTEMPTS,
     retryBackoffMs: e.ANALYSIS_RETRY_BACKOFF_MS,
     jobTimeoutMs: e.ANALYSIS_JOB_TIMEOUT_MS,
-    chartWaitMs: e.ANALYSIS_CHART_WAIT_MS,
     sweepIntervalMs: e.ANALYSIS_SWEEP_INTERVAL_MS,
     reservationTtlSeconds: e.ANALYSIS_RESERVATION_TTL_SECONDS,
     allowedHosts: e.ANALYSIS_DOWNLOAD_ALLOWED_HOSTS.split(',')
       .map((h) => h.trim())
       .filter(Boolean),
-    market: {
-      source: e.MARKET_DATA,
-      dir: e.MARKET_DATA_DIR,
-      seed: e.MARKET_DATA_SEED,
-      binanceBaseUrl: e.BINANCE_BASE_URL,
-    },
+    market: market.config,
   };
 }
 export type AnalysisConfig = ReturnType<typeof loadAnalysisConfig>;

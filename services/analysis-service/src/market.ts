@@ -1,70 +1,34 @@
-import type { ChartConfig, Interval } from '@chartwright/contracts';
-import {
-  type Bar,
-  BinanceProvider,
-  barCountFor,
-  CachedProvider,
-  FileProvider,
-  generateBars,
-  MAX_BARS,
-  type MarketDataProvider,
-  type MarketSnapshot,
-  RoutingProvider,
-} from '@chartwright/market';
-import type { AnalysisConfig } from './config.js';
-
-const WARM_UP_BARS = 150;
-
-export interface ChartSeries {
-  bars: Bar[];
-  synthetic: boolean;
-  /** Set when the bars may differ from the ones the chart was drawn with. */
-  warning?: string;
-}
+import type { BarWindow, ChartConfig, Interval } from '@chartwright/contracts';
+import type { ChartSeries, MarketData, MarketSnapshot } from '@chartwright/market';
 
 export interface ChartData {
   symbol: string;
-  interval: string;
+  interval: Interval;
   config: ChartConfig;
   synthetic: boolean;
   generatedAt: Date;
+  /** The bars the chart was drawn from, when chart-service drew it. */
+  bars: BarWindow | null;
 }
 
 /**
- * Re-creates the bars a chart was drawn from. A synthetic chart gets the seeded generator's bars at
- * its generation time (the same bars); a real one asks the configured provider, as chart-service does.
+ * The bars a chart was drawn from: exactly its window when it has one. A chart-img.com chart has
+ * none: the configured source's bars at its generation time stand in, labelled as such.
  */
-export class ChartBars {
-  private readonly real: MarketDataProvider | undefined;
-
-  constructor(private readonly cfg: AnalysisConfig['market']) {
-    if (cfg.source === 'binance') {
-      const binance = new BinanceProvider({ baseUrl: cfg.binanceBaseUrl });
-      this.real = new CachedProvider(new RoutingProvider({ BINANCE: binance }));
-    } else if (cfg.source === 'file') {
-      this.real = new CachedProvider(new FileProvider(cfg.dir!));
-    }
-  }
-
-  async forChart(chart: ChartData, signal?: AbortSignal): Promise<ChartSeries> {
-    const interval = chart.config.interval as Interval;
-    const at = chart.generatedAt.getTime();
-    // As chart-service draws: the visible bars plus a warm-up so indicators are settled.
-    const count = Math.min(MAX_BARS, barCountFor(chart.config.range, interval, at) + WARM_UP_BARS);
-    if (chart.synthetic || !this.real) {
-      const bars = generateBars(chart.config.symbol, interval, count, { seed: this.cfg.seed, end: at });
-      return chart.synthetic
-        ? { bars, synthetic: true }
-        : {
-            bars,
-            synthetic: true,
-            warning:
-              'the readings come from synthetic market data (MARKET_DATA=synthetic), not the data the chart was drawn from',
-          };
-    }
-    const result = await this.real.getBars({ symbol: chart.config.symbol, interval, limit: count, signal });
-    return { bars: result.bars, synthetic: result.synthetic };
-  }
+export async function chartSeries(
+  market: MarketData,
+  chart: ChartData,
+  signal?: AbortSignal,
+): Promise<ChartSeries> {
+  if (chart.bars) return market.forWindow(chart.symbol, chart.interval, chart.bars, signal);
+  const series = await market.forChart(chart.config, chart.generatedAt, signal);
+  if (series.synthetic && !chart.synthetic)
+    return {
+      ...series,
+      warning:
+        'the readings come from synthetic market data (MARKET_DATA=synthetic), not the data the chart was drawn from',
+    };
+  return series;
 }
 
 const round = (n: number) => Number.parseFloat(n.toPrecision(6));

@@ -3,8 +3,6 @@ import { rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AnalysisCompleted,
-  AnalysisFailed,
   type AnalysisRequested,
   type AnalysisResult,
   ChartConfig,
@@ -12,19 +10,19 @@ import {
   type EventEnvelope,
   type TradingStyle,
 } from '@chartwright/contracts';
-import { type Delivery, executeWithEvent, type Logger, makeEvent, type OutboxRelay } from '@chartwright/kit';
-import { MarketDataError, snapshot } from '@chartwright/market';
-import type { ObjectStore } from '@chartwright/object-store';
+import type { Delivery } from '@chartwright/kit';
+import { type ChartSeries, MarketDataError, snapshot } from '@chartwright/market';
 import { DownloadError, downloadToFile } from '@chartwright/safe-download';
-import type { Kysely, Updateable } from 'kysely';
+import type { Updateable } from 'kysely';
 import { BuiltinAnalyst } from './analyst/builtin.js';
 import { AnalystError } from './analyst/errors.js';
 import { ground } from './analyst/grounding.js';
-import type { Analyst, ChartMediaType } from './analyst/types.js';
-import type { AnalysisConfig } from './config.js';
-import type { AnalysisDb, AnalysisTable } from './db/schema.js';
-import { type ChartBars, type ChartSeries, readingsOf } from './market.js';
-import { type ChartRow, FINAL, type Notifier, SERVICE } from './store.js';
+import type { ChartMediaType } from './analyst/types.js';
+import type { AnalysisContext } from './context.js';
+import { type ChartRow, FINAL } from './db/analyses.js';
+import type { AnalysisTable } from './db/schema.js';
+import type { AnalysisEvents } from './events.js';
+import { chartSeries, readingsOf } from './market.js';
 import { tempImagePath } from './tempfiles.js';
 
 /** A job failure: `retryable` ones are tried again (up to the bound), others fail the analysis. */
@@ -109,23 +107,15 @@ function classify(err: unknown, signal: AbortSignal, timeoutMs: number): JobErro
   });
 }
 
-export interface WorkerDeps {
-  db: Kysely<AnalysisDb>;
-  relay: OutboxRelay;
-  objects: ObjectStore;
-  analyst: Analyst;
-  bars: ChartBars;
-  config: AnalysisConfig;
-  notifier: Notifier;
-  logger: Logger;
-}
-
 /** Runs one delivery of `analysis.requested`. Throws only to have it retried later. */
 export class AnalysisWorker {
   /** Jobs running in this process, so a second delivery of the same one waits for it. */
   private readonly running = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: WorkerDeps) {}
+  constructor(
+    private readonly deps: AnalysisContext,
+    private readonly events: AnalysisEvents,
+  ) {}
 
   /**
    * A redelivery can reach this process while the first delivery still runs here (JetStream may
@@ -190,22 +180,34 @@ export class AnalysisWorker {
         'known_charts.content_type',
         'known_charts.size',
         'known_charts.generated_at',
+        'known_charts.bars',
       ])
       .executeTakeFirst();
     if (!claimed) {
       const unfinished = await db
         .selectFrom('analyses')
-        .select('id')
-        .where('id', '=', data.analysisId)
-        .where('status', 'not in', FINAL)
+        .leftJoin('known_charts', 'known_charts.chart_id', 'analyses.chart_id')
+        .select(['analyses.id', 'known_charts.chart_id as known'])
+        .where('analyses.id', '=', data.analysisId)
+        .where('analyses.status', 'not in', FINAL)
         .executeTakeFirst();
-      if (unfinished) await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
+      if (!unfinished) return;
+      // Accepted on chart-service's word before its chart.generated got here: retried until it has.
+      if (!unfinished.known && attempt < config.maxAttempts)
+        throw new JobError('CHART_NOT_FOUND', 'the chart is not known here yet', true);
+      await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
       return;
     }
     const { chart_user_id, ...rest } = claimed;
     const row = rest;
     const chart: ChartRow = { ...rest, user_id: chart_user_id };
-    this.deps.notifier.notify(row.id);
+    this.events.progressed({
+      analysisId: row.id,
+      chartId: data.chartId,
+      userId: data.userId,
+      status: 'downloading',
+      at: new Date().toISOString(),
+    });
     if (chart.deleted || chart.user_id !== row.user_id) {
       await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
       return;
@@ -221,7 +223,7 @@ export class AnalysisWorker {
       const mediaType = mediaTypeOf(chart.content_type);
       file = tempImagePath(config.tmpDir, row.id, EXTENSIONS[mediaType]);
       const fetchedType = await this.fetchImage(chart, file, signal);
-      await this.setStatus(row.id, 'analysing');
+      await this.setStatus(data, 'analysing');
       outcome = await this.analyse(chart, row, file, fetchedType, signal);
     } catch (err) {
       error = err;
@@ -297,7 +299,7 @@ export class AnalysisWorker {
     row: {
       id: string;
       prompt: string | null;
-      trading_style: string;
+      trading_style: TradingStyle;
       include_risk_management: boolean;
       confidence_threshold: number | null;
     },
@@ -305,17 +307,19 @@ export class AnalysisWorker {
     mediaType: ChartMediaType,
     signal: AbortSignal,
   ) {
-    const { analyst, bars, logger } = this.deps;
+    const { analyst, market, logger } = this.deps;
     const config = ChartConfig.parse(chart.config);
     let series: ChartSeries | undefined;
     try {
-      series = await bars.forChart(
+      series = await chartSeries(
+        market,
         {
           symbol: chart.symbol,
-          interval: chart.interval,
+          interval: config.interval,
           config,
           synthetic: chart.synthetic,
           generatedAt: chart.generated_at,
+          bars: chart.bars,
         },
         signal,
       );
@@ -331,7 +335,7 @@ export class AnalysisWorker {
         mediaType,
         symbol: chart.symbol,
         interval: chart.interval,
-        tradingStyle: row.trading_style as TradingStyle,
+        tradingStyle: row.trading_style,
         userPrompt: row.prompt ?? undefined,
         includeRiskManagement: row.include_risk_management,
         readings: snap ? readingsOf(snap) : undefined,
@@ -356,14 +360,22 @@ export class AnalysisWorker {
     return { result, model: answer.model, tokensUsed: answer.tokensUsed, costUsd: answer.costUsd };
   }
 
-  private async setStatus(id: string, status: 'analysing'): Promise<void> {
-    await this.deps.db
+  private async setStatus(data: DataOf<typeof AnalysisRequested>, status: 'analysing'): Promise<void> {
+    const at = new Date();
+    const r = await this.deps.db
       .updateTable('analyses')
-      .set((eb) => ({ status, analysing_at: eb.fn.coalesce('analysing_at', eb.val(new Date())) }))
-      .where('id', '=', id)
+      .set((eb) => ({ status, analysing_at: eb.fn.coalesce('analysing_at', eb.val(at)) }))
+      .where('id', '=', data.analysisId)
       .where('status', 'not in', FINAL)
-      .execute();
-    this.deps.notifier.notify(id);
+      .executeTakeFirst();
+    if (r.numUpdatedRows > 0n)
+      this.events.progressed({
+        analysisId: data.analysisId,
+        chartId: data.chartId,
+        userId: data.userId,
+        status,
+        at: at.toISOString(),
+      });
   }
 
   private async complete(
@@ -377,21 +389,17 @@ export class AnalysisWorker {
   ): Promise<void> {
     const now = new Date();
     const processingMs = Math.round(elapsedMs);
-    const event = makeEvent(
-      AnalysisCompleted,
-      {
-        analysisId: data.analysisId,
-        chartId: data.chartId,
-        userId: data.userId,
-        reservationId: data.reservationId,
-        symbol: chart.symbol,
-        interval: chart.interval,
-        result,
-        metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
-        completedAt: now.toISOString(),
-      },
-      { source: SERVICE, subject: data.analysisId },
-    );
+    const event = this.events.completed({
+      analysisId: data.analysisId,
+      chartId: data.chartId,
+      userId: data.userId,
+      reservationId: data.reservationId,
+      symbol: chart.symbol,
+      interval: ChartConfig.parse(chart.config).interval,
+      result,
+      metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
+      completedAt: now.toISOString(),
+    });
     await this.finish(
       data.analysisId,
       {
@@ -411,19 +419,15 @@ export class AnalysisWorker {
 
   async fail(data: DataOf<typeof AnalysisRequested>, code: string, reason: string): Promise<void> {
     const now = new Date();
-    const event = makeEvent(
-      AnalysisFailed,
-      {
-        analysisId: data.analysisId,
-        chartId: data.chartId,
-        userId: data.userId,
-        reservationId: data.reservationId,
-        code,
-        reason,
-        failedAt: now.toISOString(),
-      },
-      { source: SERVICE, subject: data.analysisId },
-    );
+    const event = this.events.failed({
+      analysisId: data.analysisId,
+      chartId: data.chartId,
+      userId: data.userId,
+      reservationId: data.reservationId,
+      code,
+      reason,
+      failedAt: now.toISOString(),
+    });
     await this.finish(
       data.analysisId,
       { status: 'failed', error_code: code, error_reason: reason, completed_at: now },
@@ -433,14 +437,14 @@ export class AnalysisWorker {
 
   /**
    * Saves the final state with its event, unless an earlier delivery already finished the
-   * analysis (exactly one result), then publishes the event and wakes the waiters.
+   * analysis (exactly one result), then sends the event.
    */
   private async finish(
     analysisId: string,
     changes: Updateable<AnalysisTable>,
     event: EventEnvelope,
   ): Promise<void> {
-    const saved = await executeWithEvent(
+    await this.events.saveWith(
       this.deps.db,
       (qc) =>
         qc
@@ -451,7 +455,5 @@ export class AnalysisWorker {
           .returning('id'),
       event,
     );
-    if (saved) void this.deps.relay.send([event]);
-    this.deps.notifier.notify(analysisId, true);
   }
 }

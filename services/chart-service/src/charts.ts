@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
-  AnalysisPurgeChart,
+  type BarWindow,
   type BulkGenerateResponse,
   type BulkItemResult,
   ChartConfig,
-  ChartDeleted,
   type ChartDetail,
-  ChartGenerated,
+  type ChartGenerated,
   type ChartImageRef,
   type ChartListItem,
   type ChartListQuery,
@@ -19,47 +18,25 @@ import {
   QuotaRelease,
   QuotaReserve,
   type QuotaSnapshot,
-  StorageDeleteChart,
   type TemplateListQuery,
   type TemplateListResponse,
 } from '@chartwright/contracts';
-import {
-  callRpc,
-  enqueueEvent,
-  executeWithEvent,
-  failpoint,
-  type Logger,
-  type MessageBus,
-  makeEvent,
-  newId,
-  type OutboxRelay,
-  ServiceError,
-} from '@chartwright/kit';
+import { applyOnce, callRpc, failpoint, newId, ServiceError } from '@chartwright/kit';
 import { resolveDrawing, resolveStudy } from '@chartwright/market';
-import { chartObjectKey, type ObjectStore, signObjectUrl } from '@chartwright/object-store';
-import { type Kysely, type Selectable, type SelectQueryBuilder, sql } from 'kysely';
+import { chartObjectKey, signObjectUrl } from '@chartwright/object-store';
+import { type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { z } from 'zod';
-import { type ChartImgClient, catalogueToServiceError } from './chart-img/index.js';
-import type { ChartServiceConfig } from './config.js';
+import { catalogueToServiceError } from './chart-img/index.js';
+import type { ChartContext } from './context.js';
 import type { ChartDb, ChartTable, TemplateTable } from './db/schema.js';
-import type { ChartMarketData } from './market.js';
-import { PoolBusyError, RenderError, type RenderPool } from './render/index.js';
+import type { ChartEvents } from './events.js';
+import { marketError } from './market.js';
+import { PoolBusyError, RenderError } from './render/index.js';
 
-export const SOURCE = 'chart-service';
+/** The inbox key of the consumer that counts a chart's analyses. */
+export const ANALYSES_CONSUMER = 'chart-analyses';
 export const QUOTA_EXCEEDED_MESSAGE =
   'Monthly chart generation limit reached. Upgrade your plan to continue.';
-
-export interface ChartsDeps {
-  db: Kysely<ChartDb>;
-  relay: OutboxRelay;
-  bus: MessageBus;
-  objects: ObjectStore;
-  pool: RenderPool;
-  market: ChartMarketData;
-  chartImg: ChartImgClient | undefined;
-  config: ChartServiceConfig;
-  logger: Logger;
-}
 
 type ChartRow = Selectable<ChartTable>;
 type TemplateRow = Selectable<TemplateTable>;
@@ -94,7 +71,10 @@ const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\
  * list, get, delete, bulk and templates. Every query is filtered by the caller's user id.
  */
 export class Charts {
-  constructor(private readonly d: ChartsDeps) {}
+  constructor(
+    private readonly d: ChartContext,
+    private readonly events: ChartEvents,
+  ) {}
 
   // ---- generate ------------------------------------------------------------------------------
 
@@ -155,10 +135,14 @@ export class Charts {
 
     const chartId = newId();
     const reservationId = newId();
-    const generatedAt = new Date();
+    const generatedAt = this.d.clock.now();
     // Bars do not depend on the quota: fetch them while the reservation is made.
     const bars =
-      renderer === 'builtin' ? this.d.market.forChart(config, generatedAt) : Promise.resolve(undefined);
+      renderer === 'builtin'
+        ? this.d.market.forChart(config, generatedAt).catch((err) => {
+            throw marketError(err);
+          })
+        : Promise.resolve(undefined);
     bars.catch(() => undefined);
 
     const reserved = await callRpc(
@@ -180,7 +164,11 @@ export class Charts {
     let warnings: string[] = [];
     try {
       let row: ChartRow;
-      let event: z.input<typeof ChartGenerated.data>;
+      /** Where the image is, as `chart.generated` tells it. */
+      let image: Pick<
+        z.input<typeof ChartGenerated.data>,
+        'objectKey' | 'size' | 'sha256' | 'contentType' | 'externalUrl' | 'format' | 'expiresAt' | 'bars'
+      >;
       const base = {
         id: chartId,
         user_id: userId,
@@ -198,7 +186,7 @@ export class Charts {
       };
       if (renderer === 'builtin') {
         const series = (await bars)!;
-        const image = await this.d.pool
+        const rendered = await this.d.pool
           .render({ config, bars: series.bars, synthetic: series.synthetic, visibleBars: series.visible })
           .catch((err) => {
             if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
@@ -208,10 +196,10 @@ export class Charts {
               ]);
             throw err;
           });
-        warnings = image.warnings;
+        warnings = rendered.warnings;
         const key = chartObjectKey(userId, chartId, config.format);
-        const sha256 = createHash('sha256').update(image.data).digest('hex');
-        await this.d.objects.put(key, image.data, image.contentType);
+        const sha256 = createHash('sha256').update(rendered.data).digest('hex');
+        await this.d.objects.put(key, rendered.data, rendered.contentType);
         uploadedKey = key;
         failpoint('chart.generate.after-upload');
         row = {
@@ -223,25 +211,15 @@ export class Charts {
           synthetic: series.synthetic,
           expires_at: null,
         };
-        event = {
-          chartId,
-          userId,
-          reservationId,
-          symbol: config.symbol,
-          interval: config.interval,
-          config,
-          renderer,
+        image = {
           objectKey: key,
-          size: image.data.length,
+          size: rendered.data.length,
           sha256,
-          contentType: image.contentType,
+          contentType: rendered.contentType,
           externalUrl: null,
           format: config.format,
-          width: config.width,
-          height: config.height,
-          synthetic: series.synthetic,
-          generatedAt: generatedAt.toISOString(),
           expiresAt: null,
+          bars: series.window satisfies BarWindow,
         };
       } else {
         const stored = await this.d.chartImg!.store(chartImgBody!);
@@ -253,29 +231,32 @@ export class Charts {
           synthetic: false,
           expires_at: stored.expiresAt,
         };
-        event = {
-          chartId,
-          userId,
-          reservationId,
-          symbol: config.symbol,
-          interval: config.interval,
-          config,
-          renderer,
+        image = {
           objectKey: null,
           size: null,
           sha256: null,
           contentType: stored.contentType,
           externalUrl: stored.url,
           format: 'png',
-          width: config.width,
-          height: config.height,
-          synthetic: false,
-          generatedAt: generatedAt.toISOString(),
           expiresAt: stored.expiresAt?.toISOString() ?? null,
+          bars: null,
         };
       }
-      const generated = makeEvent(ChartGenerated, event, { source: SOURCE, subject: chartId });
-      await executeWithEvent(
+      const generated = this.events.generated({
+        chartId,
+        userId,
+        reservationId,
+        symbol: config.symbol,
+        interval: config.interval,
+        config,
+        renderer,
+        width: config.width,
+        height: config.height,
+        synthetic: row.synthetic,
+        generatedAt: generatedAt.toISOString(),
+        ...image,
+      });
+      await this.events.saveWith(
         this.d.db,
         (qc) =>
           qc
@@ -284,7 +265,6 @@ export class Charts {
             .returning('id'),
         generated,
       );
-      void this.d.relay.send([generated]);
       const link = this.#link(row, generatedAt);
       return {
         chartId,
@@ -452,21 +432,11 @@ export class Charts {
   // ---- delete --------------------------------------------------------------------------------
 
   /**
-   * Removes the chart's analyses and images now (so no read succeeds after this returns), then the
-   * row with `chart.deleted`. A purge that cannot be done now is done by the owners on that event.
+   * Deletes the chart's row with `chart.deleted` in one transaction; analysis- and storage-service
+   * remove its analyses, records and images on that event. The image this service rendered is
+   * removed at once, so its signed link stops working when the DELETE returns.
    */
   async delete(userId: string, chartId: string): Promise<void> {
-    const row = await this.#row(userId, chartId);
-    const timeoutMs = this.d.config.purgeTimeoutMs;
-    const attempt = (what: string, p: Promise<unknown>) =>
-      p.catch((err) =>
-        this.d.logger.warn({ err, chartId }, `${what} failed on delete; chart.deleted will retry it`),
-      );
-    await Promise.all([
-      attempt('storage purge', callRpc(this.d.bus, StorageDeleteChart, { chartId, userId }, { timeoutMs })),
-      attempt('analysis purge', callRpc(this.d.bus, AnalysisPurgeChart, { chartId, userId }, { timeoutMs })),
-      row.object_key ? attempt('image delete', this.d.objects.delete(row.object_key)) : undefined,
-    ]);
     const event = await this.d.db.transaction().execute(async (trx) => {
       const r = await trx
         .deleteFrom('charts')
@@ -475,22 +445,42 @@ export class Charts {
         .returning('object_key')
         .executeTakeFirst();
       if (!r) return undefined;
-      const objectKeys = [r.object_key ?? row.object_key].filter((k): k is string => !!k);
-      const deleted = makeEvent(
-        ChartDeleted,
-        { chartId, userId, objectKeys },
-        { source: SOURCE, subject: chartId },
-      );
-      await enqueueEvent(trx, deleted);
-      return deleted;
+      const deleted = this.events.deleted({
+        chartId,
+        userId,
+        objectKeys: r.object_key ? [r.object_key] : [],
+      });
+      await this.events.store(trx, deleted);
+      return { deleted, objectKey: r.object_key };
     });
     if (!event) throw notFound();
-    void this.d.relay.send([event]);
+    this.events.send([event.deleted]);
+    if (event.objectKey)
+      await this.d.objects
+        .delete(event.objectKey)
+        .catch((err) =>
+          this.d.logger.warn(
+            { err, chartId },
+            'chart image not removed now; storage-service removes it on chart.deleted',
+          ),
+        );
   }
 
   // ---- events --------------------------------------------------------------------------------
 
-  /** storage-service copied or recorded the image: it is ours for good. */
+  /** `analysis.completed`: one more analysis of the chart (once per event). */
+  async analysisCompleted(eventId: string, chartId: string, userId: string): Promise<void> {
+    await applyOnce(this.d.db, ANALYSES_CONSUMER, eventId, async (trx) => {
+      await trx
+        .updateTable('charts')
+        .set((eb) => ({ analyses_count: eb('analyses_count', '+', 1) }))
+        .where('id', '=', chartId)
+        .where('user_id', '=', userId)
+        .execute();
+    });
+  }
+
+  /** `chart.stored`: storage-service copied or recorded the image: it is ours for good. */
   async markStored(chartId: string, userId: string, objectKey: string): Promise<void> {
     await this.d.db
       .updateTable('charts')

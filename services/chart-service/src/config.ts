@@ -1,19 +1,11 @@
 import { ConfigError, env, parseEnv } from '@chartwright/kit';
+import { MarketDataEnv, marketDataConfig } from '@chartwright/market';
 import { signingConfigFromEnv } from '@chartwright/object-store';
 import { z } from 'zod';
 import { ChartImgPlan } from './chart-img/plans.js';
 
 const ChartEnv = z.object({
-  /** Where bars come from: a seeded generator (offline), Binance klines, or files. */
-  MARKET_DATA: z.enum(['synthetic', 'binance', 'file']).default('synthetic'),
-  /** Folder of `EXCHANGE_TICKER_INTERVAL.csv|json` files, for MARKET_DATA=file. */
-  MARKET_DATA_DIR: z.string().min(1).optional(),
-  /** Seed of the synthetic bars (analysis-service must use the same one). */
-  MARKET_DATA_SEED: env.int(1, 0, 2 ** 31),
-  /** Binance REST base URL; tests point it at a local server. */
-  BINANCE_BASE_URL: env.url().optional(),
-  /** How long fetched bars are reused per symbol and interval. */
-  MARKET_DATA_CACHE_MS: env.int(30_000, 0, 3_600_000),
+  ...MarketDataEnv,
   /** Render worker threads; default 2 (1 when embedded). */
   RENDER_POOL_SIZE: env.int(0, 0, 64),
   /** Renders waiting for a worker before new ones are refused (503). */
@@ -32,8 +24,6 @@ const ChartEnv = z.object({
   CHART_RESERVATION_TTL_SECONDS: env.int(300, 10, 86_400),
   /** Timeout of calls to quota-service. */
   CHART_QUOTA_TIMEOUT_MS: env.int(5_000, 100, 60_000),
-  /** Timeout of the purge calls to storage- and analysis-service on delete. */
-  CHART_PURGE_TIMEOUT_MS: env.int(3_000, 100, 60_000),
   /** Charts of one bulk request generated at once. */
   CHART_BULK_CONCURRENCY: env.int(4, 1, 50),
   /** Templates one user may keep. */
@@ -42,16 +32,10 @@ const ChartEnv = z.object({
 
 export function loadChartConfig(source: Record<string, string | undefined>, embedded: boolean) {
   const e = parseEnv(ChartEnv, source);
-  if (e.MARKET_DATA === 'file' && !e.MARKET_DATA_DIR)
-    throw new ConfigError([{ variable: 'MARKET_DATA_DIR', problem: 'required when MARKET_DATA=file' }]);
+  const market = marketDataConfig(e);
+  if (market.issues.length) throw new ConfigError(market.issues);
   return {
-    market: {
-      source: e.MARKET_DATA,
-      dir: e.MARKET_DATA_DIR,
-      seed: e.MARKET_DATA_SEED,
-      binanceBaseUrl: e.BINANCE_BASE_URL,
-      cacheMs: e.MARKET_DATA_CACHE_MS,
-    },
+    market: market.config,
     render: { size: e.RENDER_POOL_SIZE || (embedded ? 1 : 2), maxQueue: e.RENDER_MAX_QUEUE, lazy: embedded },
     chartImg: {
       apiKey: e.CHART_IMG_API_KEY,
@@ -64,7 +48,6 @@ export function loadChartConfig(source: Record<string, string | undefined>, embe
     signing: signingConfigFromEnv(source),
     reservationTtlSeconds: e.CHART_RESERVATION_TTL_SECONDS,
     quotaTimeoutMs: e.CHART_QUOTA_TIMEOUT_MS,
-    purgeTimeoutMs: e.CHART_PURGE_TIMEOUT_MS,
     bulkConcurrency: e.CHART_BULK_CONCURRENCY,
     maxTemplates: e.CHART_MAX_TEMPLATES,
   };

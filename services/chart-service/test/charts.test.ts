@@ -7,7 +7,9 @@ import {
   AnalysisCompleted,
   ChartBulkGenerate,
   ChartDelete,
+  ChartDeleted,
   ChartGenerate,
+  ChartGenerated,
   ChartGet,
   ChartList,
   ChartStored,
@@ -27,6 +29,7 @@ import {
   type MessageBus,
   makeEvent,
   newId,
+  on,
   publishEvent,
   type RunningService,
   ServiceError,
@@ -98,7 +101,6 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
       DATA_DIR: dataDir,
       SIGNING_SECRET: SECRET,
       PUBLIC_URL: 'https://api.example.test',
-      CHART_PURGE_TIMEOUT_MS: '300',
       NODE_ENV: 'test',
     };
     quota = await startQuotaService({ bus, database: tdb.target, logger, env });
@@ -107,10 +109,7 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     eventSub = await consumeEvents(
       bus,
       { stream: 'CHARTS', durable: `test-charts-${newId().slice(-8)}`, filterSubject: 'chart.>' },
-      {
-        'chart.generated': async (e) => void events.push(e),
-        'chart.deleted': async (e) => void events.push(e),
-      },
+      [on(ChartGenerated, (e) => void events.push(e)), on(ChartDeleted, (e) => void events.push(e))],
       logger,
     );
   });
@@ -169,6 +168,16 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
       synthetic: true,
       renderer: 'builtin',
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      // The bars drawn, so that an analysis reads exactly them.
+      bars: {
+        source: 'synthetic',
+        synthetic: true,
+        seed: 1,
+        count: expect.any(Number),
+        warmUp: 150,
+        from: expect.any(String),
+        to: expect.any(String),
+      },
     });
     // quota-service committed the reservation on chart.generated: the unit stays used.
     const q = await callRpc(bus, QuotaGet, { userId });
@@ -301,7 +310,7 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     expect(listed.charts).toMatchObject([{ id: chartId, analysesCount: 2 }]);
   });
 
-  it('deletes a chart: image and row gone, chart.deleted announced, even with purge services down', async () => {
+  it('deletes a chart: image and row gone, chart.deleted announced for the purges of the other services', async () => {
     const userId = await pro();
     const { chartId } = await generate(userId, { symbol: 'BINANCE:BTCUSDT', interval: '1h' });
     const key = `users/${userId}/charts/${chartId}.png`;

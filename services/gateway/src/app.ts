@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { authenticator } from './auth/authenticate.js';
 import type { GatewayContext } from './context.js';
-import { installErrorHandlers } from './errors.js';
+import { apiErrorHandler, installErrorHandlers } from './errors.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerInputRules } from './plugins/input.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
@@ -77,6 +77,10 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
   });
 
   await app.register(async (secured) => {
+    // The same handler one level down: an error while answering an error (an onSend hook that
+    // records the answer, with the database gone) falls to the parent handler, which must be
+    // ours too, not Fastify's plain `{"statusCode","error","message"}`.
+    secured.setErrorHandler(apiErrorHandler);
     secured.addHook('onRequest', async (req, reply) => {
       try {
         await authenticate(req);

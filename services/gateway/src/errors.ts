@@ -54,52 +54,55 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FAST_JWT_EXPIRED: 'INVALID_TOKEN',
 };
 
-export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    // The gateway's own database lost (a restart, a failover): 503 with Retry-After, not 500.
-    const err = isDatabaseUnavailable(error) ? (databaseUnavailable() as unknown as FastifyError) : error;
-    if (err instanceof ServiceError) {
-      if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');
-      // A service that knows when to come back (an upstream's rate or daily limit) says so.
-      const retry = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-      if (typeof retry === 'number' && retry > 0) reply.header('retry-after', String(Math.ceil(retry)));
-      return sendError(reply, err.code, err.message, err.details);
-    }
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const where = err.validationContext ?? 'request';
-      return sendError(
-        reply,
-        'VALIDATION_ERROR',
-        `invalid ${where}: ${err.validation.map((v) => `${fieldOf(v.instancePath)} ${v.message}`).join('; ')}`,
-        err.validation.map((v) => ({ field: fieldOf(v.instancePath), in: where, message: v.message })),
-      );
-    }
-    if (isResponseSerializationError(err)) {
-      req.log.error({ err }, 'response did not match its schema');
-      return sendError(reply, 'INTERNAL', 'internal error');
-    }
-    const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
-    if (mapped) return sendError(reply, mapped, err.message);
-    const status = err.statusCode ?? 500;
-    if (status === 429) return sendError(reply, 'RATE_LIMIT_EXCEEDED', err.message || 'too many requests');
-    if (status >= 400 && status < 500) {
-      const code: ErrorCode =
-        status === 401
-          ? 'UNAUTHORIZED'
-          : status === 403
-            ? 'FORBIDDEN'
-            : status === 404
-              ? 'NOT_FOUND'
-              : status === 413
-                ? 'PAYLOAD_TOO_LARGE'
-                : status === 415
-                  ? 'UNSUPPORTED_MEDIA_TYPE'
-                  : 'VALIDATION_ERROR';
-      return reply.code(status).send({ success: false, error: { code, message: err.message } });
-    }
-    req.log.error({ err }, 'unhandled error');
+/** Answers every error as the envelope. */
+export function apiErrorHandler(error: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  // The gateway's own database lost (a restart, a failover): 503 with Retry-After, not 500.
+  const err = isDatabaseUnavailable(error) ? (databaseUnavailable() as unknown as FastifyError) : error;
+  if (err instanceof ServiceError) {
+    if (STATUS[err.code] >= 500) req.log.warn({ err }, 'downstream service error');
+    // A service that knows when to come back (an upstream's rate or daily limit) says so.
+    const retry = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+    if (typeof retry === 'number' && retry > 0) reply.header('retry-after', String(Math.ceil(retry)));
+    return sendError(reply, err.code, err.message, err.details);
+  }
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext ?? 'request';
+    return sendError(
+      reply,
+      'VALIDATION_ERROR',
+      `invalid ${where}: ${err.validation.map((v) => `${fieldOf(v.instancePath)} ${v.message}`).join('; ')}`,
+      err.validation.map((v) => ({ field: fieldOf(v.instancePath), in: where, message: v.message })),
+    );
+  }
+  if (isResponseSerializationError(err)) {
+    req.log.error({ err }, 'response did not match its schema');
     return sendError(reply, 'INTERNAL', 'internal error');
-  });
+  }
+  const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+  if (mapped) return sendError(reply, mapped, err.message);
+  const status = err.statusCode ?? 500;
+  if (status === 429) return sendError(reply, 'RATE_LIMIT_EXCEEDED', err.message || 'too many requests');
+  if (status >= 400 && status < 500) {
+    const code: ErrorCode =
+      status === 401
+        ? 'UNAUTHORIZED'
+        : status === 403
+          ? 'FORBIDDEN'
+          : status === 404
+            ? 'NOT_FOUND'
+            : status === 413
+              ? 'PAYLOAD_TOO_LARGE'
+              : status === 415
+                ? 'UNSUPPORTED_MEDIA_TYPE'
+                : 'VALIDATION_ERROR';
+    return reply.code(status).send({ success: false, error: { code, message: err.message } });
+  }
+  req.log.error({ err }, 'unhandled error');
+  return sendError(reply, 'INTERNAL', 'internal error');
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler(apiErrorHandler);
   app.setNotFoundHandler((req, reply) =>
     sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`),
   );

@@ -1,30 +1,31 @@
-import { UserApiKeyRevoked, UserPlanChanged } from '@chartwright/contracts';
 import {
   openServiceStore,
   type RunningService,
   type ServiceFactory,
-  type Subscription,
   stopAll,
-  watchEvents,
+  systemClock,
 } from '@chartwright/kit';
 import { openObjectStore, signingConfigFromEnv } from '@chartwright/object-store';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { AnalysisWatch } from './analysis-watch.js';
 import { registerGateway } from './app.js';
 import { forgetCallers } from './auth/authenticate.js';
 import { verifyPassword } from './auth/passwords.js';
 import { PrincipalCache } from './auth/principals.js';
 import { loadGatewayConfig } from './config.js';
+import { startConsumers } from './consumers.js';
 import type { GatewayContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { GatewayDb } from './db/schema.js';
 import { ApiError } from './errors.js';
+import { GatewayEvents, SERVICE } from './events.js';
 import { RateLimiter } from './plugins/rate-limit.js';
 import { UsageBatcher } from './plugins/usage.js';
 import { createUser } from './routes/auth.js';
 
 export { loadGatewayConfig } from './config.js';
-export const SERVICE = 'gateway';
+export { SERVICE } from './events.js';
 
 /** The REST API: identity, access, rate limits, and the public face of the other services. */
 export const startGateway: ServiceFactory = async (rt): Promise<RunningService> => {
@@ -52,9 +53,12 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     db: database.db,
     bus: rt.bus,
     relay,
+    events: new GatewayEvents(relay),
+    clock: systemClock,
     config,
     logger,
     objects: openObjectStore(rt.env),
+    analyses: new AnalysisWatch(rt.bus, logger),
     signing,
     draining: rt.draining,
     principals: new PrincipalCache(config.principalCache.max, config.principalCache.ttlMs),
@@ -64,18 +68,8 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     ...partial,
     usage: new UsageBatcher(partial as GatewayContext, config.usageFlushMs),
   };
-  // Every replica sees these (a broadcast, not a shared durable) and drops what they change.
-  const watch: Subscription = await watchEvents(
-    rt.bus,
-    { stream: 'USERS', filterSubject: 'user.>' },
-    [UserPlanChanged, UserApiKeyRevoked],
-    logger,
-    (e) => {
-      if (e.type === UserApiKeyRevoked.type) ctx.principals.dropKey(e.data.keyId);
-      else ctx.principals.dropUser(e.data.userId);
-    },
-  );
   await bootstrapAdmin(ctx);
+  const subs = await startConsumers(ctx);
   // Idempotency keys are kept 24 hours; expired ones are removed in the background.
   const sweep = setInterval(() => {
     database.db
@@ -95,7 +89,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
       clearInterval(sweep);
       // The HTTP server has stopped answering: what it served is written before the outbox stops.
       await ctx.usage.close();
-      await stopAll([watch], relay, database);
+      await stopAll(subs, relay, database);
       ctx.limiter.close();
       await redis?.quit().catch(() => undefined);
       await ctx.objects.close?.();

@@ -13,7 +13,13 @@ import {
 } from '@chartwright/analysis-service/analyst';
 import { QuotaSetPlan } from '@chartwright/contracts';
 import { callRpc, newId, publishEvent } from '@chartwright/kit';
-import { chartGeneratedEvent, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
+import {
+  chartGeneratedEvent,
+  chartKnownToAnalysis,
+  type TestBus,
+  type TestDatabase,
+  testEngines,
+} from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, signup, startHarness } from './harness.js';
@@ -93,6 +99,7 @@ describe.each(pairs)('analyses over REST [%s]', (_name, db: TestDatabase, tb: Te
         source: 'test',
       }),
     );
+    await chartKnownToAnalysis(db.target, chartId);
     return chartId;
   }
 

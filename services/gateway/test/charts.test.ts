@@ -60,6 +60,17 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
         payload: { plan },
       });
       expect(res.statusCode).toBe(200);
+      // quota-service applies it on user.plan_changed.
+      await eventually(
+        async () =>
+          (
+            await h.app.inject({
+              method: 'GET',
+              url: '/v1/user/quota',
+              headers: { authorization: `Bearer ${u.token}` },
+            })
+          ).json().data.plan === plan,
+      );
     }
     return u;
   };
@@ -76,7 +87,6 @@ describe.each(pairs)('chart endpoints [%s]', (_name, db: TestDatabase, tb: TestB
         SIGNING_SECRET: 'gateway-chart-tests-signing-secret-32-bytes',
         PUBLIC_URL,
         RATE_LIMIT_FREE_PER_MIN: '4',
-        CHART_PURGE_TIMEOUT_MS: '1000',
       },
       [startStorageService, startChartService],
     );

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { createHttpApp, ServiceError } from '@chartwright/kit';
 import { describe, expect, it } from 'vitest';
-import { installErrorHandlers } from '../src/errors.js';
+import { apiErrorHandler, installErrorHandlers } from '../src/errors.js';
 
 describe('error answers', () => {
   it("maps a service's error to its status and passes its retry time on as Retry-After", async () => {
@@ -94,5 +94,32 @@ describe('error answers', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('keeps the envelope when a hook fails while an error is being answered (its database gone too)', async () => {
+    const app = createHttpApp();
+    installErrorHandlers(app);
+    await app.register(async (child) => {
+      child.setErrorHandler(apiErrorHandler);
+      let failed = false;
+      child.addHook('onSend', async (_req, reply, payload) => {
+        // As the idempotency hook does: record the answer, in a database that is away.
+        if (reply.statusCode >= 500 && !failed) {
+          failed = true;
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        }
+        return payload;
+      });
+      child.get('/work', async () => {
+        throw new ServiceError('SERVICE_UNAVAILABLE', 'the database is unavailable', {
+          retryAfterSeconds: 2,
+        });
+      });
+    });
+    const res = await app.inject({ method: 'GET', url: '/work' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.json()).toMatchObject({ success: false, error: { code: 'SERVICE_UNAVAILABLE' } });
+    await app.close();
   });
 });

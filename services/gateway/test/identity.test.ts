@@ -306,7 +306,7 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
     }
   });
 
-  it('lets only admins change plans, and the new limits apply at once', async () => {
+  it('lets only admins change plans, and quota-service applies the new limits on user.plan_changed', async () => {
     const u = await signup(h.app, 'plan@example.com');
     const forbidden = await h.app.inject({
       method: 'PATCH',
@@ -326,10 +326,13 @@ describe.each(pairs)('identity and access [%s]', (_name, db: TestDatabase, tb: T
     });
     expect(changed.statusCode).toBe(200);
     expect(changed.json().data.user.plan).toBe('pro');
-    const quota = await h.app.inject({
-      method: 'GET',
-      url: '/v1/user/quota',
-      headers: { authorization: `Bearer ${u.token}` },
+    const quota = await eventually(async () => {
+      const q = await h.app.inject({
+        method: 'GET',
+        url: '/v1/user/quota',
+        headers: { authorization: `Bearer ${u.token}` },
+      });
+      return q.json().data.plan === 'pro' ? q : null;
     });
     expect(quota.json().data).toMatchObject({
       plan: 'pro',

@@ -9,6 +9,7 @@ import type {
 import { newId, ServiceError } from '@chartwright/kit';
 import { DownloadError, postChecked } from '@chartwright/safe-download';
 import { type Selectable, sql } from 'kysely';
+import { Batcher } from './batch.js';
 import type { AppContext } from './context.js';
 import type { DeliveryTable } from './db/schema.js';
 import type { Email } from './email.js';
@@ -45,6 +46,14 @@ const CLAIMED = [
   'e.previous_secret',
   'e.previous_secret_expires_at',
 ] as const;
+
+interface Success {
+  c: Claimed;
+  at: Date;
+  status: number;
+  answer: string | null;
+  durationMs: number;
+}
 
 const toDelivery = (d: Selectable<DeliveryTable>): WebhookDelivery => ({
   id: d.id,
@@ -106,47 +115,100 @@ export class Deliveries {
     userId: string,
     data: unknown,
   ): Promise<number> {
-    const body = webhookBody(event.type, event.time, data);
-    const res = await this.ctx.db
-      .insertInto('deliveries')
-      .columns([
-        'id',
-        'endpoint_id',
-        'user_id',
-        'event_id',
-        'event_type',
-        'body',
-        'status',
-        'next_attempt_at',
-      ])
-      .expression((eb) =>
-        eb
-          .selectFrom('endpoints')
-          .select([
-            sql<string>`gen_random_uuid()`.as('id'),
-            'id as endpoint_id',
-            'user_id',
-            sql<string>`${event.id}::text`.as('event_id'),
-            sql<string>`${event.type}::text`.as('event_type'),
-            sql<string>`${body}::text`.as('body'),
-            sql<string>`'pending'`.as('status'),
-            sql<Date>`${this.ctx.clock()}::timestamptz`.as('next_attempt_at'),
-          ])
-          .where('user_id', '=', userId)
-          .where('enabled', '=', true)
-          .where((w) =>
-            w.or([
-              w(sql`events`, '@>', sql`${JSON.stringify([event.type])}::jsonb`),
-              w(sql`events`, '@>', sql`'["*"]'::jsonb`),
-            ]),
-          ),
-      )
-      .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
-      .executeTakeFirst();
-    const n = Number(res.numInsertedOrUpdatedRows ?? 0);
-    if (n > 0) this.loop.kick();
+    const n = await this.fanOuts.add({
+      userId,
+      eventId: event.id,
+      type: event.type,
+      body: webhookBody(event.type, event.time, data),
+    });
     return n;
   }
+
+  /** Events' fan-outs in one statement: a row of `unnest`ed arrays per event, joined to its user's endpoints. */
+  private readonly fanOuts = new Batcher<
+    { userId: string; eventId: string; type: string; body: string },
+    number
+  >(async (items) => {
+    const now = this.ctx.clock();
+    const lease = new Date(now.getTime() + leaseMs(this.ctx.config.webhooks.timeoutMs));
+    // Written already held by this process, so the first attempt needs no claim of its own.
+    const rows: (Claimed & { event_id: string })[] = await this.ctx.db
+      .with('ins', (qc) =>
+        qc
+          .insertInto('deliveries')
+          .columns([
+            'id',
+            'endpoint_id',
+            'user_id',
+            'event_id',
+            'event_type',
+            'body',
+            'status',
+            'next_attempt_at',
+            'locked_until',
+          ])
+          .expression((eb) =>
+            eb
+              .selectFrom('endpoints as e')
+              .innerJoin(
+                this.ctx.db
+                  .selectNoFrom([
+                    sql<string>`unnest(${items.map((i) => i.userId)}::uuid[])`.as('user_id'),
+                    sql<string>`unnest(${items.map((i) => i.eventId)}::text[])`.as('event_id'),
+                    sql<string>`unnest(${items.map((i) => i.type)}::text[])`.as('event_type'),
+                    sql<string>`unnest(${items.map((i) => i.body)}::text[])`.as('body'),
+                  ])
+                  .as('v'),
+                'v.user_id',
+                'e.user_id',
+              )
+              .select([
+                sql<string>`gen_random_uuid()`.as('id'),
+                'e.id as endpoint_id',
+                'e.user_id',
+                'v.event_id',
+                'v.event_type',
+                'v.body',
+                sql<string>`'pending'`.as('status'),
+                sql<Date>`${now}::timestamptz`.as('next_attempt_at'),
+                sql<Date>`${lease}::timestamptz`.as('locked_until'),
+              ])
+              .where('e.enabled', '=', true)
+              .where((w) =>
+                w.or([
+                  w(sql`e.events`, '@>', sql`jsonb_build_array(v.event_type)`),
+                  w(sql`e.events`, '@>', sql`'["*"]'::jsonb`),
+                ]),
+              ),
+          )
+          .onConflict((oc) => oc.columns(['endpoint_id', 'event_id']).doNothing())
+          .returning(['id', 'endpoint_id', 'user_id', 'body', 'attempts', 'event_id']),
+      )
+      .selectFrom('ins')
+      .innerJoin('endpoints as e', 'e.id', 'ins.endpoint_id')
+      .select([
+        'ins.id',
+        'ins.endpoint_id',
+        'ins.user_id',
+        'ins.body',
+        'ins.attempts',
+        'ins.event_id',
+        'e.url',
+        'e.secret',
+        'e.previous_secret',
+        'e.previous_secret_expires_at',
+      ])
+      .execute();
+    // What does not fit in the free slots goes back to the loop.
+    const rest = this.loop.offer(rows);
+    if (rest.length) {
+      await this.release(rest.map((r) => r.id));
+      this.loop.soon();
+    }
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(r.event_id, (counts.get(r.event_id) ?? 0) + 1);
+    return items.map((i) => counts.get(i.eventId) ?? 0);
+  });
 
   private async claim(max: number, busy: string[]): Promise<Claimed[]> {
     const now = this.ctx.clock();
@@ -241,27 +303,7 @@ export class Deliveries {
       response_body: r.answer,
     };
     if (r.error === null) {
-      await db
-        .with('att', (qc) => qc.insertInto('delivery_attempts').values(attemptRow))
-        .with('ep', (qc) =>
-          qc
-            .updateTable('endpoints')
-            .set({ failing_since: null })
-            .where('id', '=', c.endpoint_id)
-            .where('failing_since', 'is not', null),
-        )
-        .updateTable('deliveries')
-        .set((eb) => ({
-          status: 'succeeded',
-          attempts: eb('attempts', '+', 1),
-          succeeded_at: at,
-          next_attempt_at: null,
-          locked_until: null,
-          last_status_code: r.status,
-          last_error: null,
-        }))
-        .where('id', '=', c.id)
-        .execute();
+      await this.successes.add({ c, at, status: r.status ?? 0, answer: r.answer, durationMs: r.durationMs });
       return;
     }
     const schedule = this.ctx.config.webhooks.retryScheduleSeconds;
@@ -294,6 +336,76 @@ export class Deliveries {
       at.getTime() - ep.failing_since.getTime() >= this.ctx.config.webhooks.disableAfterMs
     )
       await this.disableFailing(c.endpoint_id, r.error);
+  }
+
+  /**
+   * Successes recorded together: attempts, deliveries and endpoints in one statement for a
+   * batch. Should it fail (an endpoint deleted meanwhile), each is recorded on its own.
+   */
+  private readonly successes = new Batcher<Success, void>(async (items) => {
+    try {
+      await this.recordSuccesses(items);
+    } catch {
+      for (const item of items)
+        await this.recordSuccesses([item]).catch((err) =>
+          this.ctx.logger.warn({ err, delivery: item.c.id }, 'delivery success not recorded'),
+        );
+    }
+    return items.map(() => undefined);
+  });
+
+  private async recordSuccesses(items: Success[]): Promise<void> {
+    const endpoints = [...new Set(items.map((i) => i.c.endpoint_id))];
+    await this.ctx.db
+      .with('v', (qc) =>
+        qc.selectNoFrom([
+          sql<string>`unnest(${items.map((i) => i.c.id)}::uuid[])`.as('id'),
+          sql<Date>`unnest(${items.map((i) => i.at.toISOString())}::timestamptz[])`.as('at'),
+          sql<number>`unnest(${items.map((i) => i.status)}::int[])`.as('code'),
+          sql<number>`unnest(${items.map((i) => i.durationMs)}::int[])`.as('dur'),
+          sql<string | null>`unnest(${items.map((i) => i.answer)}::text[])`.as('resp'),
+        ]),
+      )
+      .with('att', (qc) =>
+        qc
+          .insertInto('delivery_attempts')
+          .columns(['delivery_id', 'at', 'status_code', 'duration_ms', 'error', 'response_body'])
+          .expression((eb) =>
+            eb
+              .selectFrom('v')
+              .select([
+                'v.id',
+                'v.at',
+                'v.code',
+                'v.dur',
+                sql<string | null>`null::text`.as('error'),
+                'v.resp',
+              ])
+              .where((w) =>
+                w.exists(w.selectFrom('deliveries as x').select('x.id').whereRef('x.id', '=', 'v.id')),
+              ),
+          ),
+      )
+      .with('ep', (qc) =>
+        qc
+          .updateTable('endpoints')
+          .set({ failing_since: null })
+          .where('id', 'in', endpoints)
+          .where('failing_since', 'is not', null),
+      )
+      .updateTable('deliveries')
+      .from('v')
+      .set((eb) => ({
+        status: 'succeeded',
+        attempts: eb('deliveries.attempts', '+', 1),
+        succeeded_at: eb.ref('v.at'),
+        next_attempt_at: null,
+        locked_until: null,
+        last_status_code: eb.ref('v.code'),
+        last_error: null,
+      }))
+      .whereRef('deliveries.id', '=', 'v.id')
+      .execute();
   }
 
   /** Short waits (tests' schedules) should not wait for the next poll. */

@@ -8,6 +8,7 @@ import {
 } from '@chartwright/contracts';
 import { newId, ServiceError } from '@chartwright/kit';
 import type { Kysely, Selectable, Transaction } from 'kysely';
+import { Batcher } from './batch.js';
 import type { AppContext } from './context.js';
 import type { EmailTable, NotificationDb, PreferenceTable } from './db/schema.js';
 import { DueLoop } from './loop.js';
@@ -70,10 +71,22 @@ export class Email {
   }
 
   async preferences(userId: string, db: Db = this.ctx.db): Promise<EmailPreferences> {
+    if (db === this.ctx.db) return this.lookups.add(userId);
     return toPreferences(
       await db.selectFrom('preferences').selectAll().where('user_id', '=', userId).executeTakeFirst(),
     );
   }
+
+  /** Every event asks; under load one query answers many. */
+  private readonly lookups = new Batcher<string, EmailPreferences>(async (userIds) => {
+    const rows = await this.ctx.db
+      .selectFrom('preferences')
+      .selectAll()
+      .where('user_id', 'in', [...new Set(userIds)])
+      .execute();
+    const byUser = new Map(rows.map((r) => [r.user_id, r]));
+    return userIds.map((u) => toPreferences(byUser.get(u)));
+  });
 
   async getPreferences(userId: string): Promise<NotificationPreferences> {
     return { email: await this.preferences(userId) };

@@ -25,6 +25,7 @@ export class DueLoop<T> {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly perKey = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  private soonTimer?: NodeJS.Timeout;
   private pumping?: Promise<void>;
   private again = false;
   private stopped = true;
@@ -34,6 +35,18 @@ export class DueLoop<T> {
   start(): void {
     this.stopped = false;
     this.kick();
+  }
+
+  /**
+   * Look for due work in a moment: kicks that come close together (events arriving, attempts
+   * finishing) share one claim instead of one query each.
+   */
+  soon(): void {
+    if (this.stopped || this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      this.kick();
+    }, 2);
   }
 
   /** Look for due work now. */
@@ -63,6 +76,8 @@ export class DueLoop<T> {
     for (;;) {
       const free = this.o.concurrency - this.inFlight.size;
       if (free <= 0 || this.stopped) return;
+      // Nearly full: wait for a few more slots, so each claim takes a batch.
+      if (this.inFlight.size > 0 && free < Math.min(8, Math.ceil(this.o.concurrency / 4))) return;
       const busy = [...this.perKey].filter(([, n]) => n >= this.o.perKey).map(([k]) => k);
       const items = await this.o.claim(free, busy);
       const extra: T[] = [];
@@ -73,18 +88,7 @@ export class DueLoop<T> {
           extra.push(item);
           continue;
         }
-        this.perKey.set(key, n + 1);
-        const p: Promise<void> = this.o
-          .run(item)
-          .catch((err) => this.o.logger.error({ err, loop: this.o.name }, 'work item failed'))
-          .finally(() => {
-            this.inFlight.delete(p);
-            const left = (this.perKey.get(key) ?? 1) - 1;
-            if (left > 0) this.perKey.set(key, left);
-            else this.perKey.delete(key);
-            this.kick();
-          });
-        this.inFlight.add(p);
+        this.launch(item, key);
       }
       if (extra.length) await this.o.release(extra);
       // A full batch may mean more is due; otherwise wait for a kick or the timer.
@@ -92,10 +96,45 @@ export class DueLoop<T> {
     }
   }
 
+  /**
+   * Work claimed elsewhere (just written, already held for this process): runs what fits in the
+   * free slots now and answers the rest, for the caller to give back.
+   */
+  offer(items: T[]): T[] {
+    const rest: T[] = [];
+    for (const item of items) {
+      const key = this.o.keyOf(item);
+      if (
+        this.stopped ||
+        this.inFlight.size >= this.o.concurrency ||
+        (this.perKey.get(key) ?? 0) >= this.o.perKey
+      )
+        rest.push(item);
+      else this.launch(item, key);
+    }
+    return rest;
+  }
+
+  private launch(item: T, key: string): void {
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    const p: Promise<void> = this.o
+      .run(item)
+      .catch((err) => this.o.logger.error({ err, loop: this.o.name }, 'work item failed'))
+      .finally(() => {
+        this.inFlight.delete(p);
+        const left = (this.perKey.get(key) ?? 1) - 1;
+        if (left > 0) this.perKey.set(key, left);
+        else this.perKey.delete(key);
+        this.soon();
+      });
+    this.inFlight.add(p);
+  }
+
   /** Stops claiming and waits for the work in hand. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.soonTimer) clearTimeout(this.soonTimer);
     await this.pumping;
     await Promise.allSettled([...this.inFlight]);
   }

@@ -10,7 +10,7 @@ import {
   type RunningService,
   type ServiceFactory,
 } from '@chartwright/kit';
-import { chartGeneratedEvent, type TestDatabase } from '@chartwright/kit/testing';
+import { chartGeneratedEvent, chartKnownToAnalysis, type TestDatabase } from '@chartwright/kit/testing';
 import { chartObjectKey, FolderObjectStore } from '@chartwright/object-store';
 import { startQuotaService } from '@chartwright/quota-service';
 
@@ -135,6 +135,7 @@ export async function startStack(
           interval: '1h',
         }),
       );
+      await chartKnownToAnalysis(db.target, chartId);
     },
     call(
       token: string | undefined,

@@ -191,6 +191,17 @@ describe.each(pairs)('webhooks [%s]', (_name, db, tb) => {
     expect((await stack.call(a.token, 'GET', `/v1/webhooks/${ep.id}`)).statusCode).toBe(404);
   });
 
+  it('keeps at most WEBHOOK_MAX_ENDPOINTS (20) endpoints per user', async () => {
+    const { token } = await stack.signup(`many-${newId()}@example.com`);
+    for (let i = 0; i < 20; i++) await endpoint(token, `/ok/many-${i}`);
+    const res = await stack.call(token, 'POST', '/v1/webhooks', {
+      url: `${receiver.base}/ok/one-more`,
+      events: ['*'],
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.message).toMatch(/at most 20/);
+  });
+
   it('a 500 then a 200: two attempts with the same webhook-id', async () => {
     const { token, user } = await stack.signup(`flaky-${newId()}@example.com`);
     const p = `/flaky/${newId()}`;

@@ -1,37 +1,21 @@
 import {
-  AnalysisCompleted,
-  AnalysisFailed,
-  ChartGenerated,
-  QuotaCommit,
-  QuotaGet,
-  QuotaRelease,
-  QuotaReserve,
-  QuotaSetPlan,
-  QuotaUsage,
-  UsageBatchRecorded,
-  UsageRecorded,
-  UserPlanChanged,
-  UserRegistered,
-} from '@chartwright/contracts';
-import {
-  applyOnce,
-  consumeEvents,
   openServiceStore,
   type RunningService,
-  ServiceError,
   type ServiceFactory,
-  type Subscription,
-  serveRpc,
+  startMessaging,
   stopAll,
+  systemClock,
 } from '@chartwright/kit';
 import { loadQuotaConfig } from './config.js';
+import { consumers } from './consumers.js';
+import type { QuotaContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { QuotaDb } from './db/schema.js';
-import { QuotaStore } from './quota-store.js';
-import { dailyUsage, recordUsage } from './usage.js';
+import { handlers } from './handlers.js';
+import { Quotas } from './quotas.js';
 
+export { QuotaStore } from './db/quota-store.js';
 export { DEFAULT_PLANS, nextReset, periodStart } from './plans.js';
-export { QuotaStore } from './quota-store.js';
 
 export const SERVICE = 'quota-service';
 const QUEUE = 'quota-service';
@@ -41,152 +25,20 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
   const config = loadQuotaConfig(rt.env);
   const logger = rt.logger.child({ service: SERVICE });
   const { database, relay } = await openServiceStore<QuotaDb>(rt, 'quota', migrations);
-  const db = database.db;
-  const store = new QuotaStore(db, config.plans);
-  const subs: Subscription[] = [];
-
-  subs.push(
-    await serveRpc(rt.bus, QuotaReserve, QUEUE, logger, async (req) => {
-      const r = await store.reserve(
-        req.userId,
-        req.kind,
-        req.amount,
-        req.reservationId,
-        req.ttlSeconds ?? config.reservationTtlSeconds,
-      );
-      return { reservationId: req.reservationId, granted: r.granted, quota: r.quota };
-    }),
-    await serveRpc(rt.bus, QuotaCommit, QUEUE, logger, async (req) => ({
-      state: await store.commit(req.reservationId),
-    })),
-    await serveRpc(rt.bus, QuotaRelease, QUEUE, logger, async (req) => ({
-      state: await store.release(req.reservationId),
-    })),
-    await serveRpc(rt.bus, QuotaGet, QUEUE, logger, async (req) => store.snapshot(req.userId)),
-    await serveRpc(rt.bus, QuotaSetPlan, QUEUE, logger, async (req) => {
-      await store.setPlan(req.userId, req.plan);
-      return store.snapshot(req.userId);
-    }),
-    await serveRpc(rt.bus, QuotaUsage, QUEUE, logger, async (req) => {
-      if (req.from > req.to) throw new ServiceError('VALIDATION_ERROR', '`from` must not be after `to`');
-      const days = (Date.parse(req.to) - Date.parse(req.from)) / 86_400_000;
-      if (days > 366) throw new ServiceError('VALIDATION_ERROR', 'at most 366 days at once');
-      return { from: req.from, to: req.to, days: await dailyUsage(db, req.userId, req.from, req.to) };
-    }),
+  const ctx: QuotaContext = { db: database.db, bus: rt.bus, relay, config, logger, clock: systemClock };
+  const quotas = new Quotas(ctx);
+  const subs = await startMessaging(rt.bus, logger, {
+    queue: QUEUE,
+    handlers: handlers(quotas),
+    consumers: consumers(quotas),
+  }).catch(async (err) => {
+    await stopAll([], relay, database);
+    throw err;
+  });
+  const sweeper = setInterval(
+    () => quotas.sweep().catch((err) => logger.warn({ err }, 'reservation sweep failed')),
+    config.sweepIntervalMs,
   );
-
-  subs.push(
-    await consumeEvents(
-      rt.bus,
-      { stream: 'USERS', durable: 'quota-users', filterSubject: 'user.>' },
-      {
-        [UserRegistered.type]: async (e) =>
-          void (await applyOnce(db, 'quota-users', e.id, async (trx) => {
-            await new QuotaStore(trx, config.plans).register(e.data.userId, e.data.plan);
-          })),
-        [UserPlanChanged.type]: async (e) =>
-          void (await applyOnce(db, 'quota-users', e.id, async (trx) => {
-            await new QuotaStore(trx, config.plans).setPlan(e.data.userId, e.data.plan, new Date(e.time));
-          })),
-      },
-      logger,
-    ),
-    // A reservation is committed by the success event of the flow that made it.
-    await consumeEvents(
-      rt.bus,
-      { stream: 'CHARTS', durable: 'quota-charts', filterSubject: 'chart.generated' },
-      {
-        [ChartGenerated.type]: async (e) => {
-          if (e.data.reservationId) await store.commit(e.data.reservationId);
-        },
-      },
-      logger,
-    ),
-    await consumeEvents(
-      rt.bus,
-      { stream: 'ANALYSES', durable: 'quota-analyses', filterSubject: 'analysis.>' },
-      {
-        [AnalysisCompleted.type]: async (e) => {
-          if (e.data.reservationId) await store.commit(e.data.reservationId);
-          // The ledger's analyses and tokens come from here, whether the client waited for the
-          // result (200) or not (202): a row standing for no request, keyed by the event.
-          await recordUsage(db, {
-            id: e.id,
-            user_id: e.data.userId,
-            endpoint: '/v1/charts/:id/analyze',
-            method: 'POST',
-            status_code: 200,
-            requests: 0,
-            duration_ms: 0,
-            analyses_performed: 1,
-            tokens_used: e.data.metadata.tokensUsed,
-            charts_generated: 0,
-            created_at: new Date(e.data.completedAt),
-          });
-        },
-        [AnalysisFailed.type]: async (e) => {
-          if (e.data.reservationId) await store.release(e.data.reservationId);
-        },
-      },
-      logger,
-    ),
-    await consumeEvents(
-      rt.bus,
-      { stream: 'USAGE', durable: 'quota-usage', filterSubject: 'usage.recorded', concurrency: 4 },
-      {
-        [UsageRecorded.type]: (e) =>
-          recordUsage(db, {
-            id: e.id,
-            user_id: e.data.userId,
-            endpoint: e.data.endpoint,
-            method: e.data.method,
-            status_code: e.data.statusCode,
-            duration_ms: e.data.durationMs,
-            charts_generated: e.data.chartsGenerated,
-            analyses_performed: e.data.analysesPerformed,
-            tokens_used: e.data.tokensUsed,
-            created_at: new Date(e.data.at),
-          }),
-      },
-      logger,
-    ),
-    // The gateway's batches: one row per batch, standing for `count` requests.
-    await consumeEvents(
-      rt.bus,
-      {
-        stream: 'USAGE',
-        durable: 'quota-usage-batches',
-        filterSubject: 'usage.batch_recorded',
-        concurrency: 4,
-      },
-      {
-        [UsageBatchRecorded.type]: (e) =>
-          recordUsage(db, {
-            id: e.id,
-            user_id: e.data.userId,
-            endpoint: e.data.endpoint,
-            method: e.data.method,
-            status_code: e.data.statusCode,
-            requests: e.data.count,
-            duration_ms: e.data.durationMsSum,
-            duration_ms_max: e.data.durationMsMax,
-            charts_generated: e.data.chartsGenerated,
-            analyses_performed: e.data.analysesPerformed,
-            tokens_used: e.data.tokensUsed,
-            created_at: new Date(e.data.from),
-          }),
-      },
-      logger,
-    ),
-  );
-
-  // Flows that died after reserving get their units back.
-  const sweeper = setInterval(() => {
-    store
-      .releaseExpired()
-      .then((n) => n && logger.info({ released: n }, 'expired reservations released'))
-      .catch((err) => logger.warn({ err }, 'reservation sweep failed'));
-  }, config.sweepIntervalMs);
   sweeper.unref();
 
   return {

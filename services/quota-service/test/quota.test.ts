@@ -1,14 +1,16 @@
 import {
+  EventEnvelope,
   QuotaCommit,
   QuotaGet,
   QuotaRelease,
   QuotaReserve,
   QuotaSetPlan,
+  QuotaThresholdReached,
   UserPlanChanged,
   UserRegistered,
 } from '@chartwright/contracts';
 import { callRpc, createLogger, makeEvent, newId, publishEvent, type RunningService } from '@chartwright/kit';
-import { eventually, testEngines } from '@chartwright/kit/testing';
+import { eventually, testEngines, uniqueName } from '@chartwright/kit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nextReset, startQuotaService } from '../src/index.js';
 
@@ -79,6 +81,53 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     );
     await eventually(async () => (await callRpc(tb.bus, QuotaGet, { userId: marker })).plan === 'pro');
     expect((await callRpc(tb.bus, QuotaGet, { userId })).plan).toBe('enterprise');
+  });
+
+  it('announces quota.threshold_reached at 80 % and 100 %, once per user, resource, threshold and month', async () => {
+    const userId = newId();
+    const seen: EventEnvelope[] = [];
+    const sub = await tb.bus.consume(
+      { stream: 'QUOTA', durable: uniqueName('thresholds'), filterSubject: 'quota.threshold_reached' },
+      async (d) => {
+        const e = EventEnvelope.parse(JSON.parse(Buffer.from(d.data).toString()));
+        if ((e.data as { userId: string }).userId === userId) seen.push(e);
+        d.ack();
+      },
+    );
+    try {
+      // Free plan: 5 charts a month; 80 % is reached by the 4th, 100 % by the 5th.
+      for (let i = 1; i <= 5; i++) {
+        const reservationId = newId();
+        const r = await callRpc(tb.bus, QuotaReserve, { userId, kind: 'charts', amount: 1, reservationId });
+        expect(r.granted).toBe(true);
+        await callRpc(tb.bus, QuotaCommit, { reservationId });
+        // A repeated commit (a redelivered chart.generated) announces nothing more.
+        await callRpc(tb.bus, QuotaCommit, { reservationId });
+        if (i === 3) expect(seen).toEqual([]);
+      }
+      await eventually(() => seen.length >= 2, 10_000);
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(seen.map((e) => QuotaThresholdReached.envelope.parse(e).data)).toEqual([
+        expect.objectContaining({
+          userId,
+          plan: 'free',
+          resource: 'charts',
+          threshold: 80,
+          used: 4,
+          limit: 5,
+        }),
+        expect.objectContaining({
+          userId,
+          plan: 'free',
+          resource: 'charts',
+          threshold: 100,
+          used: 5,
+          limit: 5,
+        }),
+      ]);
+    } finally {
+      await sub.stop();
+    }
   });
 
   it('grants exactly the remaining units to 200 concurrent reservations', async () => {

@@ -1,12 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import {
-  ChartDeleted,
-  ChartGenerated,
-  EventEnvelope,
-  StorageChartObjects,
-  StorageDeleteChart,
-} from '@chartwright/contracts';
+import { ChartDeleted, ChartGenerated, EventEnvelope, StorageChartObjects } from '@chartwright/contracts';
 import {
   type ConfigError,
   callRpc,
@@ -146,6 +140,22 @@ describe.each(pairs)('storage-service [%s]', (_name, tdb, tb) => {
       .where('consumer', '=', 'storage-charts')
       .where('event_id', '=', eventId)
       .executeTakeFirst()) !== undefined;
+  /** Announces a chart's deletion as chart-service does, and waits until storage-service applied it. */
+  const deleteChart = async (chartId: string, userId: string, objectKeys: string[] = []) => {
+    await publishEvent(
+      tb.bus,
+      makeEvent(ChartDeleted, { chartId, userId, objectKeys }, { source: 'test', subject: chartId }),
+    );
+    await eventually(
+      async () =>
+        (await database.db
+          .selectFrom('deleted_charts')
+          .select('chart_id')
+          .where('chart_id', '=', chartId)
+          .where('owner_id', '=', userId)
+          .executeTakeFirst()) !== undefined,
+    );
+  };
   const storedFor = (chartId: string) =>
     stored.filter((s) => (s.event.data as { chartId: string }).chartId === chartId);
 
@@ -337,7 +347,7 @@ describe.each(pairs)('storage-service [%s]', (_name, tdb, tb) => {
     expect(await objects.get(otherKey)).not.toBeNull();
   });
 
-  it('deletes through StorageDeleteChart for the owner only, idempotently', async () => {
+  it('deletes on chart.deleted for the owner only, idempotently', async () => {
     const owner = newId();
     const intruder = newId();
     const chartId = newId();
@@ -358,24 +368,25 @@ describe.each(pairs)('storage-service [%s]', (_name, tdb, tb) => {
     await eventually(async () => (await records(chartId, owner)).length === 1);
 
     // Another user's request for this chart deletes nothing and learns nothing.
-    expect(await callRpc(tb.bus, StorageDeleteChart, { chartId, userId: intruder })).toEqual({ deleted: 0 });
+    await deleteChart(chartId, intruder);
     expect(await callRpc(tb.bus, StorageChartObjects, { chartId, userId: intruder })).toEqual({
       objects: [],
     });
     expect(await records(chartId, owner)).toHaveLength(1);
     expect((await readAll((await objects.get(key))!.body)).equals(png)).toBe(true);
 
-    expect(await callRpc(tb.bus, StorageDeleteChart, { chartId, userId: owner })).toEqual({ deleted: 1 });
-    expect(await objects.get(key)).toBeNull();
+    await deleteChart(chartId, owner);
+    await eventually(async () => (await objects.get(key)) === null);
+    await eventually(async () => (await records(chartId, owner)).length === 0);
+    await deleteChart(chartId, owner);
     expect(await records(chartId, owner)).toEqual([]);
-    expect(await callRpc(tb.bus, StorageDeleteChart, { chartId, userId: owner })).toEqual({ deleted: 0 });
   });
 
   it('drops a copy of a chart deleted before its image arrived', async () => {
     const userId = newId();
     const chartId = newId();
     images.add(`${chartId}.png`, makePng(9, 9));
-    await callRpc(tb.bus, StorageDeleteChart, { chartId, userId });
+    await deleteChart(chartId, userId);
     const event = chartGenerated({ chartId, userId, externalUrl: `${images.base}/img/${chartId}.png` });
     await publishEvent(tb.bus, event);
     await eventually(() => applied(event.id));

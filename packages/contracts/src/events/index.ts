@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from '../envelope.js';
-import { AnalysisMetadata, AnalysisResult } from '../rest/analysis.js';
-import { ChartConfig } from '../rest/chart-config.js';
+import { AnalysisMetadata, AnalysisResult, TradingStyle } from '../rest/analysis.js';
+import { ChartConfig, Interval } from '../rest/chart-config.js';
 
 export const Plan = z.enum(['free', 'pro', 'enterprise']);
 export type Plan = z.infer<typeof Plan>;
@@ -35,6 +35,28 @@ export const UserApiKeyRevoked = defineEvent(
   'A user revoked one of their API keys. Gateways drop it from their caches; it is refused at once.',
 );
 
+/**
+ * The bars a chart was drawn from: the visible ones (`from`..`to`, `count` of them) and the
+ * `warmUp` bars before them that settled its indicators. An analysis of the chart reads exactly
+ * these bars, whatever market data its own service is set up with.
+ */
+export const BarWindow = z.object({
+  /** Where the bars came from, e.g. `binance`, `file:BTCUSDT.csv`, `synthetic`. */
+  source: z.string(),
+  synthetic: z.boolean(),
+  /** The generator's seed, for synthetic bars (they are re-created, not stored). */
+  seed: z.number().int().nonnegative().nullable(),
+  /** Open time of the first visible bar. */
+  from: z.iso.datetime({ offset: true }),
+  /** Open time of the last bar. */
+  to: z.iso.datetime({ offset: true }),
+  /** Visible bars. */
+  count: z.number().int().positive(),
+  /** Bars before `from` used only to compute indicators. */
+  warmUp: z.number().int().nonnegative(),
+});
+export type BarWindow = z.infer<typeof BarWindow>;
+
 export const ChartGenerated = defineEvent(
   'chart.generated',
   1,
@@ -44,9 +66,11 @@ export const ChartGenerated = defineEvent(
     /** The quota reservation this chart consumed; committed on this event. */
     reservationId: Id.nullable(),
     symbol: z.string(),
-    interval: z.string(),
+    interval: Interval,
     config: ChartConfig,
     renderer: z.enum(['builtin', 'chart-img']),
+    /** The bars the built-in renderer drew; null when chart-img.com drew the chart. */
+    bars: BarWindow.nullable().default(null),
     /** Where the image is now: our object store key, or an external URL to copy. */
     objectKey: z.string().nullable(),
     /** Size and sha256 of the stored object, when `objectKey` is set. */
@@ -94,11 +118,25 @@ export const AnalysisRequested = defineEvent(
     userId: Id,
     reservationId: Id.nullable(),
     prompt: z.string().nullable(),
-    tradingStyle: z.string(),
+    tradingStyle: TradingStyle,
     includeRiskManagement: z.boolean(),
     confidenceThreshold: z.number().int().min(1).max(10).nullable(),
   }),
   'A user asked for an AI analysis of a chart; analysis workers pick it up.',
+);
+
+export const AnalysisProgressed = defineEvent(
+  'analysis.progressed',
+  1,
+  z.object({
+    analysisId: Id,
+    chartId: Id,
+    userId: Id,
+    status: z.enum(['downloading', 'analysing']),
+    at: z.iso.datetime({ offset: true }),
+  }),
+  'An analysis reached a step (its image is being downloaded, the analyst is reading it). Advisory: ' +
+    'sent straight after the step is saved, not through the outbox, so one may be missing.',
 );
 
 export const AnalysisCompleted = defineEvent(
@@ -110,7 +148,7 @@ export const AnalysisCompleted = defineEvent(
     userId: Id,
     reservationId: Id.nullable(),
     symbol: z.string(),
-    interval: z.string(),
+    interval: Interval,
     result: AnalysisResult,
     metadata: AnalysisMetadata,
     completedAt: z.iso.datetime({ offset: true }),
@@ -206,6 +244,7 @@ export const EVENTS = [
   ChartStored,
   ChartDeleted,
   AnalysisRequested,
+  AnalysisProgressed,
   AnalysisCompleted,
   AnalysisFailed,
   UsageRecorded,

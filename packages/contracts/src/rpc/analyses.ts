@@ -5,8 +5,10 @@ import {
   AnalysisStatus,
   AnalyzeOptions,
   Recommendation,
+  TradingStyle,
   Trend,
 } from '../rest/analysis.js';
+import { Interval } from '../rest/chart-config.js';
 import { QuotaCounter } from '../rest/common.js';
 import { defineRpc } from './index.js';
 
@@ -26,13 +28,6 @@ export const AnalysisListForChart = defineRpc(
   z.object({ analyses: z.array(AnalysisSummary) }),
 );
 
-/** Removes a chart's analyses now, so none can be read after the chart's DELETE returns. */
-export const AnalysisPurgeChart = defineRpc(
-  'svc.analysis.purge_chart',
-  z.object({ chartId: z.uuid(), userId: z.uuid() }),
-  z.object({ deleted: z.number().int().nonnegative() }),
-);
-
 const Timestamp = z.iso.datetime({ offset: true });
 
 /** Why an analysis failed: a machine-readable code and a sentence for people. */
@@ -46,11 +41,11 @@ export const AnalysisRecord = z.object({
   userId: z.uuid(),
   status: AnalysisStatus,
   symbol: z.string(),
-  interval: z.string(),
+  interval: Interval,
   prompt: z.string().nullable(),
   options: z.object({
     includeRiskManagement: z.boolean(),
-    tradingStyle: z.string(),
+    tradingStyle: TradingStyle,
     confidenceThreshold: z.number().int().min(1).max(10).nullable(),
   }),
   /** Set when completed. */
@@ -83,7 +78,8 @@ export type AnalysisBrief = z.infer<typeof AnalysisBrief>;
 
 /**
  * Queues an analysis of the caller's chart: checks ownership (NOT_FOUND), reserves one unit of
- * the analyses quota (QUOTA_EXCEEDED) and answers with the new analysis' id.
+ * the analyses quota (QUOTA_EXCEEDED) and answers at once with the new analysis' id. Progress and
+ * the outcome follow as `analysis.progressed`, `analysis.completed` / `analysis.failed` events.
  */
 export const AnalysisRequest = defineRpc(
   'svc.analysis.request',
@@ -92,16 +88,12 @@ export const AnalysisRequest = defineRpc(
     chartId: z.uuid(),
     prompt: z.string().max(4000).nullable().default(null),
     options: AnalyzeOptions,
-    /** Answer once the analysis is finished or this many ms have passed (0: at once). */
-    waitMs: z.number().int().min(0).max(60_000).default(0),
   }),
   z.object({
     analysisId: z.uuid(),
     status: AnalysisStatus,
     /** The caller's analyses quota with this analysis counted. */
     quota: QuotaCounter,
-    /** With `waitMs`: the analysis as it stands at the answer. */
-    record: AnalysisRecord.optional(),
   }),
 );
 
@@ -120,21 +112,4 @@ export const AnalysisList = defineRpc(
     offset: z.number().int().min(0).default(0),
   }),
   z.object({ analyses: z.array(AnalysisBrief), total: z.number().int().nonnegative() }),
-);
-
-/**
- * Answers when the analysis is finished (`until: 'done'`) or its status differs from `known`
- * (`until: 'change'`), or when `timeoutMs` runs out, with the record as it then is. Lets the
- * gateway wait for a result, or stream progress, without polling.
- */
-export const AnalysisWait = defineRpc(
-  'svc.analysis.wait',
-  z.object({
-    userId: z.uuid(),
-    analysisId: z.uuid(),
-    until: z.enum(['done', 'change']).default('done'),
-    known: AnalysisStatus.optional(),
-    timeoutMs: z.number().int().min(0).max(60_000),
-  }),
-  AnalysisRecord,
 );

@@ -1,17 +1,6 @@
 import { z } from 'zod';
 import { defineRpc } from './index.js';
 
-/**
- * Deletes a chart's objects and their records now, so no read succeeds after the chart's
- * DELETE returns (`chart.deleted` does the same again, idempotently, for anything missed).
- * Only the records owned by `userId` are touched; `deleted` counts the records removed.
- */
-export const StorageDeleteChart = defineRpc(
-  'svc.storage.delete_chart',
-  z.object({ chartId: z.uuid(), userId: z.uuid() }),
-  z.object({ deleted: z.number().int().nonnegative() }),
-);
-
 /** An object storage-service keeps: where it is, what it is, whose it is. */
 export const StoredObjectRecord = z.object({
   key: z.string(),

@@ -23,7 +23,6 @@ import {
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import {
-  type Broadcast,
   BusError,
   type ConsumerSpec,
   DEFAULT_ACK_WAIT_MS,
@@ -38,6 +37,7 @@ import {
   type RpcHandler,
   type Subscription,
   subjectMatches,
+  type WatchedMessage,
   type WatchSpec,
 } from './types.js';
 
@@ -245,31 +245,59 @@ export class JetStreamBus implements MessageBus {
     };
   }
 
-  async watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription> {
-    // An ordered consumer: ephemeral, per process, from the next message on; the client
-    // re-creates it after a reconnect or a gap, resuming after the last message it saw.
+  async watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription> {
+    const log = this.opts.logger;
+    // An ordered consumer: ephemeral, flow-controlled, recreated by the client from the last
+    // sequence it saw whenever it stalls (a reconnect, a server restart).
     const consumer = await this.js.consumers.get(this.streamName(spec.stream), {
       filter_subjects: this.subject(spec.filterSubject),
       deliver_policy: DeliverPolicy.New,
     });
     const messages = await consumer.consume();
-    const log = this.opts.logger;
+    const gap = () => {
+      try {
+        spec.onGap?.();
+      } catch (err) {
+        log.error({ err }, 'watch gap handler failed');
+      }
+    };
+    const consumerStatus = (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'ordered_consumer_recreated' || s.type === 'heartbeats_missed') gap();
+      }
+    })();
+    let stopped = false;
+    const connectionStatus = (async () => {
+      for await (const s of this.nc.status()) {
+        if (stopped) break;
+        if (s.type === 'reconnect') gap();
+      }
+    })();
     const loop = (async () => {
       for await (const m of messages) {
         const subject = this.unprefix(m.subject);
         // Filtered here as well: a server before 2.10 may not apply the consumer's filter.
         if (!subjectMatches(spec.filterSubject, subject)) continue;
         try {
-          handler({ subject, data: m.data, headers: toHeaderMap(m.headers) });
+          await handler({
+            subject,
+            data: m.data,
+            headers: toHeaderMap(m.headers),
+            streamSeq: m.seq,
+          });
         } catch (err) {
-          log.error({ err, subject }, 'watch handler failed');
+          log.error({ err, subject: m.subject }, 'watch handler failed');
         }
       }
     })();
     return {
       stop: async () => {
+        stopped = true;
         await messages.close();
         await loop;
+        await consumerStatus.catch(() => undefined);
+        // The connection status iterator ends with the connection or on its next event.
+        void connectionStatus.catch(() => undefined);
       },
     };
   }
@@ -322,7 +350,8 @@ export class JetStreamBus implements MessageBus {
       stop: async () => {
         // No new requests (the server sends them to other members of the queue group); the
         // ones already received are handled. Waiting handlers are told to answer now.
-        if (!this.nc.isClosed()) await sub.drain().catch(() => sub.unsubscribe());
+        if (this.isConnected()) await sub.drain().catch(() => sub.unsubscribe());
+        else if (!this.nc.isClosed()) sub.unsubscribe();
         stopping.abort();
         await loop;
         await Promise.allSettled([...running]);
@@ -365,9 +394,19 @@ export class JetStreamBus implements MessageBus {
     }
   }
 
+  /** Drops and re-opens the connection (tests: what a network blip does). */
+  async reconnect(): Promise<void> {
+    await this.nc.reconnect();
+  }
+
   async ping(): Promise<void> {
     await this.nc.flush();
     await this.jsm.getAccountInfo();
+  }
+
+  /** How many messages a stream holds (the DLQ's should be 0). */
+  async messagesIn(stream: keyof typeof STREAMS): Promise<number> {
+    return (await this.jsm.streams.info(this.streamName(stream))).state.messages;
   }
 
   /** Deletes this bus's streams (tests with a prefix clean up after themselves). */
@@ -379,6 +418,8 @@ export class JetStreamBus implements MessageBus {
 
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
+    // Draining needs the server; without one there is nothing left to flush.
+    if (!this.connected) return this.nc.close();
     await this.nc.drain();
   }
 }

@@ -2,7 +2,6 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { STREAMS, type StreamName, streamForSubject } from '@chartwright/contracts';
 import type { Logger } from 'pino';
 import {
-  type Broadcast,
   BusError,
   type ConsumerSpec,
   DEFAULT_ACK_WAIT_MS,
@@ -15,6 +14,7 @@ import {
   type RpcHandler,
   type Subscription,
   subjectMatches,
+  type WatchedMessage,
   type WatchSpec,
 } from './types.js';
 
@@ -90,7 +90,11 @@ export class MemoryBus implements MessageBus {
     { queue: string; handler: (payload: unknown, headers: Headers) => Promise<unknown> }[]
   >();
   private readonly rr = new Map<string, number>();
-  private readonly watchers = new Set<{ spec: WatchSpec; handler: (msg: Broadcast) => void }>();
+  private readonly watchers = new Set<{
+    stream: StreamName;
+    filter: string;
+    handler: (m: WatchedMessage) => Promise<void> | void;
+  }>();
   private seq = 0;
   private closed = false;
   private dirty = false;
@@ -228,12 +232,14 @@ export class MemoryBus implements MessageBus {
     this.dirty = true;
     for (const c of this.consumers.values()) if (c.spec.stream === name) this.pump(c);
     for (const w of this.watchers) {
-      if (w.spec.stream !== name || !subjectMatches(w.spec.filterSubject, subject)) continue;
-      try {
-        w.handler({ subject, data, headers: { ...(opts.headers ?? {}) } });
-      } catch (err) {
-        this.logger?.error({ err, subject }, 'watch handler failed');
-      }
+      if (w.stream !== name || !subjectMatches(w.filter, subject)) continue;
+      const m = { subject, data, headers: { ...(opts.headers ?? {}) }, streamSeq: seq };
+      // As over the network: after the publisher's await, never inside it.
+      setImmediate(() => {
+        Promise.resolve()
+          .then(() => w.handler(m))
+          .catch((err) => this.logger?.error({ err, subject }, 'watch handler failed'));
+      });
     }
     return { seq, duplicate: false };
   }
@@ -379,10 +385,15 @@ export class MemoryBus implements MessageBus {
       });
   }
 
-  async watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription> {
-    const w = { spec, handler };
+  /** In one process nothing is ever missed, so `onGap` is never called. */
+  async watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription> {
+    const w = { stream: spec.stream, filter: spec.filterSubject, handler };
     this.watchers.add(w);
-    return { stop: async () => void this.watchers.delete(w) };
+    return {
+      stop: async () => {
+        this.watchers.delete(w);
+      },
+    };
   }
 
   async serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription> {

@@ -52,6 +52,25 @@ export interface ConsumerSpec {
   longJobs?: boolean;
 }
 
+/** What `watch` follows: one subject filter of one stream, from the moment of the call. */
+export interface WatchSpec {
+  stream: StreamName;
+  filterSubject: string;
+  /**
+   * Called when messages may have been missed (the connection was lost and restored, the server
+   * recreated the consumer): the watcher should re-read the state it waits on.
+   */
+  onGap?: () => void;
+}
+
+/** A message seen by a watcher (no acknowledgement: watchers only observe). */
+export interface WatchedMessage {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers;
+  readonly streamSeq: number;
+}
+
 export interface Subscription {
   /**
    * Stops taking new messages and waits for the ones in hand (for request/reply: until their
@@ -61,20 +80,6 @@ export interface Subscription {
 }
 
 export type RawHandler = (delivery: Delivery) => Promise<void>;
-
-/** A message seen by a broadcast watcher (no acknowledgement: nothing is redelivered). */
-export interface Broadcast {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  readonly headers: Headers;
-}
-
-export interface WatchSpec {
-  stream: StreamName;
-  /** One subject filter, e.g. `user.>`. */
-  filterSubject: string;
-}
-
 /**
  * Answers one request. `signal` is aborted when the server stops (a drain): a handler that waits
  * (for a result, a slot) should then answer with what it has instead of holding the drain.
@@ -93,11 +98,10 @@ export interface MessageBus {
   /** Creates or updates the durable consumer and delivers to `handler` until stopped. */
   consume(spec: ConsumerSpec, handler: RawHandler): Promise<Subscription>;
   /**
-   * Delivers every message published on `spec` from now on to `handler`, in every process that
-   * watches (not shared like a durable: each watcher sees all). For caches and waiters: nothing
-   * is acknowledged or redelivered, and a process that was away must catch up by other means.
+   * Delivers every new message of the filter to this process: each watcher sees every message
+   * (JetStream: an ephemeral ordered consumer; not shared, not acknowledged, gone when stopped).
    */
-  watch(spec: WatchSpec, handler: (msg: Broadcast) => void): Promise<Subscription>;
+  watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription>;
   /** Serves request/reply on `subject` in queue group `queue` (replicas share the load). */
   serve(subject: string, queue: string, handler: RpcHandler): Promise<Subscription>;
   /**

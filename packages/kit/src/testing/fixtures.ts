@@ -1,5 +1,7 @@
 import { ChartConfig, ChartGenerated, type Interval } from '@chartwright/contracts';
+import { type DatabaseTarget, openDatabase } from '../db/database.js';
 import { makeEvent } from '../events.js';
+import { eventually } from './index.js';
 
 /** A `chart.generated` event for a built-in chart whose PNG is stored at `objectKey`, as chart-service announces it. */
 export function chartGeneratedEvent(opts: {
@@ -38,4 +40,25 @@ export function chartGeneratedEvent(opts: {
     },
     { source: opts.source ?? 'test', subject: opts.chartId },
   );
+}
+
+/**
+ * Waits until analysis-service has applied a `chart.generated`, as it has after a real generation
+ * (its answer reaches the client after the event). Tests that announce charts themselves, with
+ * no chart-service to ask, call it before analysing.
+ */
+export async function chartKnownToAnalysis(database: DatabaseTarget, chartId: string): Promise<void> {
+  const db = openDatabase<{ known_charts: { chart_id: string } }>(database, 'analysis');
+  try {
+    await eventually(
+      async () =>
+        (await db.db
+          .selectFrom('known_charts')
+          .select('chart_id')
+          .where('chart_id', '=', chartId)
+          .executeTakeFirst()) !== undefined,
+    );
+  } finally {
+    await db.destroy();
+  }
 }

@@ -60,7 +60,7 @@ export class BinanceProvider implements MarketDataProvider {
     // One extra bar per aggregate so that a partial first bucket can be dropped.
     const limit = Math.min(BINANCE_LIMIT, (wanted + (perBar > 1 ? 1 : 0)) * perBar);
 
-    const url = `${this.#baseUrl}/api/v3/klines?symbol=${ticker}&interval=${binanceInterval}&limit=${limit}`;
+    const url = `${this.#baseUrl}/api/v3/klines?symbol=${ticker}&interval=${binanceInterval}&limit=${limit}${req.end === undefined ? '' : `&endTime=${Math.floor(req.end)}`}`;
     const raw = await this.#request(url, req.signal);
     let bars = parseKlines(raw);
     if (perBar > 1) bars = aggregateBars(bars, req.interval, perBar);

@@ -36,7 +36,7 @@ export class CachedProvider implements MarketDataProvider {
 
   async getBars(req: BarsRequest): Promise<BarsResult> {
     const limit = requestedBars(req);
-    const key = `${req.symbol}|${req.interval}|${limit}`;
+    const key = `${req.symbol}|${req.interval}|${limit}|${req.end ?? ''}`;
     const hit = this.#entries.get(key);
     if (hit && this.#now() - hit.at < this.#ttlMs) {
       // Re-insert to mark as recently used.
@@ -49,7 +49,7 @@ export class CachedProvider implements MarketDataProvider {
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#inner
-        .getBars({ symbol: req.symbol, interval: req.interval, limit })
+        .getBars({ symbol: req.symbol, interval: req.interval, limit, end: req.end })
         .then((value) => {
           this.#store(key, value);
           return value;

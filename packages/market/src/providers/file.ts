@@ -38,9 +38,10 @@ export class FileProvider implements MarketDataProvider {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
           throw new MarketDataError('UPSTREAM_ERROR', `Cannot read ${name}`, { cause: err });
         }
-        const bars = (ext === 'csv' ? parseCsv(text, name) : parseJson(text, name)).sort(
-          (a, b) => a.time - b.time,
-        );
+        const end = req.end;
+        const bars = (ext === 'csv' ? parseCsv(text, name) : parseJson(text, name))
+          .filter((b) => end === undefined || b.time <= end)
+          .sort((a, b) => a.time - b.time);
         return { bars: bars.slice(-requestedBars(req)), source: `file:${name}`, synthetic: false };
       }
     }

@@ -9,6 +9,8 @@ export interface BarsRequest {
   range?: string;
   /** Explicit number of bars (wins over `range`), at most 1000. */
   limit?: number;
+  /** The newest bar wanted opens at or before this time (ms); default: the latest bars. */
+  end?: number;
   signal?: AbortSignal;
 }
 

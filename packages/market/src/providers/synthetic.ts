@@ -27,7 +27,7 @@ export class SyntheticProvider implements MarketDataProvider {
   async getBars(req: BarsRequest): Promise<BarsResult> {
     const bars = generateBars(req.symbol, req.interval, requestedBars(req), {
       seed: this.#seed,
-      end: this.#now(),
+      end: req.end ?? this.#now(),
     });
     return { bars, source: 'synthetic', synthetic: true };
   }

@@ -1,4 +1,11 @@
-import type { AnalysisResult, AnalysisStatus } from '@chartwright/contracts';
+import type {
+  AnalysisResult,
+  AnalysisStatus,
+  BarWindow,
+  Interval,
+  Recommendation,
+  TradingStyle,
+} from '@chartwright/contracts';
 import type { KitTables } from '@chartwright/kit';
 import type { Generated } from 'kysely';
 
@@ -8,12 +15,12 @@ export interface AnalysisTable {
   user_id: string;
   status: AnalysisStatus;
   prompt: string | null;
-  trading_style: string;
+  trading_style: TradingStyle;
   include_risk_management: boolean;
   confidence_threshold: number | null;
   reservation_id: string | null;
   result: AnalysisResult | null;
-  recommendation: string | null;
+  recommendation: Recommendation | null;
   confidence: number | null;
   model: string | null;
   tokens_used: number | null;
@@ -24,7 +31,7 @@ export interface AnalysisTable {
   created_at: Generated<Date>;
   completed_at: Date | null;
   symbol: Generated<string>;
-  interval: Generated<string>;
+  interval: Generated<Interval>;
   downloading_at: Date | null;
   analysing_at: Date | null;
   /** Deliveries of the job so far. */
@@ -48,6 +55,8 @@ export interface KnownChartTable {
   content_type: string | null;
   size: number | null;
   generated_at: Generated<Date>;
+  /** The bars the chart was drawn from; null for chart-img.com charts and older rows. */
+  bars: BarWindow | null;
 }
 
 export interface AnalysisDb extends KitTables {

@@ -131,7 +131,7 @@ export function authenticator(app: FastifyInstance, ctx: GatewayContext) {
 /**
  * After a revocation or a plan change is committed, before answering: this replica forgets the
  * callers it affects, and the shared epoch moves so every other replica forgets its cached
- * callers on its next request (the event `watchPrincipalEvents` handles covers no-Redis setups).
+ * callers on its next request (the events `consumers.ts` watches cover setups without Redis).
  */
 export async function forgetCallers(ctx: GatewayContext, what: { userId: string } | { keyId: string }) {
   if ('keyId' in what) ctx.principals.dropKey(what.keyId);

@@ -86,6 +86,12 @@ export class PrincipalCache {
     return true;
   }
 
+  /** Invalidations may have been missed (the event watch had a gap): forget everything. */
+  clear(): void {
+    this.generation++;
+    this.entries.clear();
+  }
+
   get size(): number {
     return this.entries.size;
   }

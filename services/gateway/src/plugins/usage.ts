@@ -1,5 +1,3 @@
-import { type EventEnvelope, UsageBatchRecorded } from '@chartwright/contracts';
-import { enqueueEvents, makeEvent } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from '../context.js';
 
@@ -93,28 +91,24 @@ export class UsageBatcher {
     if (this.pending.size === 0) return;
     const batches = this.pending;
     this.pending = new Map();
-    const events: EventEnvelope[] = [...batches.values()].map((b) =>
-      makeEvent(
-        UsageBatchRecorded,
-        {
-          userId: b.userId,
-          endpoint: b.endpoint,
-          method: b.method,
-          statusCode: b.statusCode,
-          count: b.count,
-          durationMsSum: b.durationMsSum,
-          durationMsMax: b.durationMsMax,
-          chartsGenerated: b.chartsGenerated,
-          analysesPerformed: b.analysesPerformed,
-          tokensUsed: b.tokensUsed,
-          from: new Date(b.from).toISOString(),
-          to: new Date(b.to).toISOString(),
-        },
-        { source: 'gateway', subject: b.userId },
-      ),
+    const events = [...batches.values()].map((b) =>
+      this.ctx.events.usageBatchRecorded({
+        userId: b.userId,
+        endpoint: b.endpoint,
+        method: b.method,
+        statusCode: b.statusCode,
+        count: b.count,
+        durationMsSum: b.durationMsSum,
+        durationMsMax: b.durationMsMax,
+        chartsGenerated: b.chartsGenerated,
+        analysesPerformed: b.analysesPerformed,
+        tokensUsed: b.tokensUsed,
+        from: new Date(b.from).toISOString(),
+        to: new Date(b.to).toISOString(),
+      }),
     );
     try {
-      await enqueueEvents(this.ctx.db, events);
+      await this.ctx.events.store(this.ctx.db, ...events);
     } catch (err) {
       // Kept and added to the next flush (the database may be back by then).
       for (const [key, b] of batches) {
@@ -138,6 +132,7 @@ export class UsageBatcher {
       this.ctx.logger.warn({ err, batches: batches.size }, 'usage not written to the outbox; will retry');
       return;
     }
+    // Awaited (not `events.send`): `close` returns once the last batches are published.
     await this.ctx.relay.send(events);
   }
 

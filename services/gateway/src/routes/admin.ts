@@ -1,12 +1,4 @@
-import {
-  ChangePlanRequest,
-  type EventEnvelope,
-  QuotaSetPlan,
-  successResponse,
-  User,
-  UserPlanChanged,
-} from '@chartwright/contracts';
-import { callRpc, enqueueEvent, makeEvent } from '@chartwright/kit';
+import { ChangePlanRequest, type EventEnvelope, successResponse, User } from '@chartwright/contracts';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -47,22 +39,21 @@ export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
           .returningAll()
           .executeTakeFirstOrThrow();
         if (before.plan !== plan) {
-          const event = makeEvent(
-            UserPlanChanged,
-            { userId: row.id, previousPlan: before.plan, plan, changedBy: admin.id },
-            { source: 'gateway', subject: row.id },
-          );
-          await enqueueEvent(trx, event);
+          const event = ctx.events.planChanged({
+            userId: row.id,
+            previousPlan: before.plan,
+            plan,
+            changedBy: admin.id,
+          });
+          await ctx.events.store(trx, event);
           events.push(event);
         }
         return row;
       });
-      void ctx.relay.send(events);
+      // quota-service applies the new limits on this event (one mechanism: no call besides).
+      ctx.events.send(events);
+      // The cached callers see the new plan at once, here and (epoch, event) on every replica.
       await forgetCallers(ctx, { userId: user.id });
-      // The event is the contract; this call only makes the new limits visible before it lands.
-      await callRpc(ctx.bus, QuotaSetPlan, { userId: user.id, plan }).catch((err) =>
-        req.log.warn({ err }, 'quota-service not updated synchronously; the event will do it'),
-      );
       return { success: true as const, data: { user: toUserDto(user) } };
     },
   );

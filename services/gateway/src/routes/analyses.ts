@@ -6,78 +6,31 @@ import {
   AnalysisList,
   AnalysisListQuery,
   AnalysisListResponse,
-  type AnalysisProgressEvent,
   type AnalysisRecord,
   AnalysisRequest,
-  type AnalysisStatus,
-  AnalysisWait,
   AnalyzeQuery,
   AnalyzeRequest,
   AnalyzeResponseData,
   successResponse,
 } from '@chartwright/contracts';
-import { callRpc, ServiceError } from '@chartwright/kit';
+import { callRpc } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { type Step, stepsOf } from '../analysis-watch.js';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
-const FINAL: readonly AnalysisStatus[] = ['completed', 'failed'];
-/** One wait request to analysis-service; longer waits are several of them. */
-const WAIT_SLICE_MS = 20_000;
-/**
- * The first slice is shorter: it cannot be cut short by a drain (its answer carries the new
- * analysis's id), so it must end well within the shutdown grace period.
- */
-const FIRST_WAIT_SLICE_MS = 10_000;
-const RPC_GRACE_MS = 5_000;
-const REQUEST_BUDGET_MS = 10_000;
+/** A comment line on an open progress stream this often, so proxies keep it open. */
+const KEEP_ALIVE_MS = 15_000;
 
-const isFinal = (r: AnalysisRecord) => FINAL.includes(r.status);
-
-/**
- * Waits until the analysis is finished or `ms` pass. analysis-service answers as soon as the
- * status changes, so there is no polling here. An unreachable service ends the wait early: the
- * analysis is queued either way, and the client gets its location.
- */
-async function waitForResult(
-  ctx: GatewayContext,
-  userId: string,
-  analysisId: string,
-  ms: number,
-): Promise<AnalysisRecord | undefined> {
-  const deadline = Date.now() + ms;
-  let record: AnalysisRecord | undefined;
-  // A drain ends the wait: the client gets 202 and the analysis's location.
-  while (Date.now() < deadline && !ctx.draining?.aborted) {
-    const timeoutMs = Math.min(WAIT_SLICE_MS, deadline - Date.now());
-    try {
-      record = await callRpc(
-        ctx.bus,
-        AnalysisWait,
-        { userId, analysisId, until: 'done', timeoutMs },
-        { timeoutMs: timeoutMs + RPC_GRACE_MS, signal: ctx.draining },
-      );
-    } catch (err) {
-      if (err instanceof ServiceError && (err.code === 'TIMEOUT' || err.code === 'SERVICE_UNAVAILABLE')) {
-        ctx.logger.warn({ err, analysisId }, 'waiting for an analysis failed; answering 202');
-        return record;
-      }
-      throw err;
-    }
-    if (isFinal(record)) return record;
-  }
-  return record;
-}
-
-function failure(record: AnalysisRecord): ApiError {
-  const error = record.error ?? { code: 'INTERNAL', reason: 'the analysis failed' };
+function failure(analysisId: string, step: Step): ApiError {
+  const error = step.error ?? { code: 'INTERNAL', reason: 'the analysis failed' };
   return new ApiError('UPSTREAM_ERROR', `The analysis failed: ${error.reason}`, {
-    analysisId: record.id,
+    analysisId,
     code: error.code,
     reason: error.reason,
   });
@@ -98,20 +51,6 @@ export function toAnalysisDetail(r: AnalysisRecord): AnalysisDetail {
     createdAt: r.createdAt,
     completedAt: r.completedAt,
   };
-}
-
-/** The steps an analysis has gone through, in order, as progress events. */
-function progressOf(r: AnalysisRecord): AnalysisProgressEvent[] {
-  const steps: AnalysisProgressEvent[] = [{ analysisId: r.id, status: 'queued', at: r.createdAt }];
-  if (r.downloadingAt) steps.push({ analysisId: r.id, status: 'downloading', at: r.downloadingAt });
-  if (r.analysingAt) steps.push({ analysisId: r.id, status: 'analysing', at: r.analysingAt });
-  const at = r.completedAt ?? new Date().toISOString();
-  if (r.status === 'completed' && r.result && r.metadata) {
-    steps.push({ analysisId: r.id, status: 'completed', at, analysis: r.result, metadata: r.metadata });
-  } else if (r.status === 'failed') {
-    steps.push({ analysisId: r.id, status: 'failed', at, ...(r.error ? { error: r.error } : {}) });
-  }
-  return steps;
 }
 
 export async function analysisRoutes(
@@ -147,47 +86,38 @@ export async function analysisRoutes(
       const caller = requireCaller(req);
       const respondAsync = /(^|[\s,;])respond-async([\s,;]|$)/i.test(String(req.headers.prefer ?? ''));
       const waitMs = respondAsync ? 0 : req.query.wait * 1000;
-      const started = Date.now();
-      // One request that also waits: most analyses finish within the first slice.
-      const firstWait = Math.min(waitMs, FIRST_WAIT_SLICE_MS);
-      const accepted = await callRpc(
-        ctx.bus,
-        AnalysisRequest,
-        {
-          userId: caller.id,
-          chartId: req.params.id,
-          prompt: req.body.prompt ?? null,
-          options: req.body.options,
-          waitMs: firstWait,
-        },
-        // The service's own work (chart check, quota, insert) on top of the wait.
-        { timeoutMs: firstWait + REQUEST_BUDGET_MS },
-      );
-      let record = accepted.record;
-      const left = waitMs - (Date.now() - started);
-      if (record && !isFinal(record) && left > 0)
-        record = (await waitForResult(ctx, caller.id, accepted.analysisId, left)) ?? record;
+      // analysis-service answers at once; the outcome comes as an event to every replica.
+      const accepted = await callRpc(ctx.bus, AnalysisRequest, {
+        userId: caller.id,
+        chartId: req.params.id,
+        prompt: req.body.prompt ?? null,
+        options: req.body.options,
+      });
+      // A drain ends the wait: the client gets 202 and the analysis's location.
+      const outcome =
+        waitMs > 0
+          ? await ctx.analyses.outcome(caller.id, accepted.analysisId, waitMs, ctx.draining)
+          : undefined;
 
-      if (record?.status === 'completed' && record.result && record.metadata) {
+      // The ledger's analyses and tokens are not set here (200 or 202): quota-service counts each
+      // analysis once, from its `analysis.completed`.
+      if (outcome?.status === 'completed' && outcome.analysis && outcome.metadata) {
         return reply.code(200).send({
           success: true as const,
           data: {
-            analysisId: record.id,
-            analysis: record.result,
-            metadata: record.metadata,
+            analysisId: accepted.analysisId,
+            analysis: outcome.analysis,
+            metadata: outcome.metadata,
             quota: accepted.quota,
           },
         });
       }
-      if (record?.status === 'failed') throw failure(record);
+      if (outcome?.status === 'failed') throw failure(accepted.analysisId, outcome);
       if (respondAsync) reply.header('preference-applied', 'respond-async');
       return reply
         .code(202)
         .header('location', `/v1/analyses/${accepted.analysisId}`)
-        .send({
-          success: true as const,
-          data: { analysisId: accepted.analysisId, status: record?.status ?? accepted.status },
-        });
+        .send({ success: true as const, data: { analysisId: accepted.analysisId, status: accepted.status } });
     },
   );
 
@@ -254,8 +184,19 @@ export async function analysisRoutes(
     async (req, reply) => {
       const caller = requireCaller(req);
       const analysisId = req.params.id;
-      // Answer 404 as JSON before the stream starts.
-      let record = await callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId });
+      // Listening before the read, so no step between the two is missed; steps are handed over
+      // in order and once each, whether from the record or from events.
+      const early: Step[] = [];
+      let write: (step: Step) => void = (step) => void early.push(step);
+      const unlisten = ctx.analyses.listen(caller.id, analysisId, (step) => write(step));
+      let record: AnalysisRecord;
+      try {
+        // Answer 404 as JSON before the stream starts.
+        record = await callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId });
+      } catch (err) {
+        unlisten();
+        throw err;
+      }
 
       reply.hijack();
       const res = reply.raw;
@@ -265,54 +206,31 @@ export async function analysisRoutes(
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-      let closed = false;
+      let sent = 0;
+      let rank = -1;
+      const ranks = ['queued', 'downloading', 'analysing'];
+      const rankOf = (s: Step) => (ranks.includes(s.status) ? ranks.indexOf(s.status) : 3);
+      const finish = (tail = '') => {
+        clearInterval(keepAlive);
+        unlisten();
+        openStreams.delete(endForShutdown);
+        if (!res.writableEnded) res.end(tail);
+      };
+      write = (step) => {
+        if (res.writableEnded || rankOf(step) <= rank) return;
+        rank = rankOf(step);
+        sent++;
+        res.write(`id: ${sent}\nevent: ${step.status}\ndata: ${JSON.stringify(step)}\n\n`);
+        if (rank === 3) finish();
+      };
       // On shutdown the stream ends with a hint to reconnect (to another replica), so the drain
       // does not wait for an analysis that may take minutes.
-      const endForShutdown = () => {
-        if (closed) return;
-        closed = true;
-        res.end(': the server is shutting down; reconnect\nretry: 1000\n\n');
-      };
+      const endForShutdown = () => finish(': the server is shutting down; reconnect\nretry: 1000\n\n');
+      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+      keepAlive.unref();
       openStreams.add(endForShutdown);
-      res.on('close', () => {
-        closed = true;
-        openStreams.delete(endForShutdown);
-      });
-      let sent = 0;
-      const flush = (rec: AnalysisRecord) => {
-        const steps = progressOf(rec);
-        const fresh = steps.slice(sent);
-        for (const step of fresh) {
-          sent++;
-          res.write(`id: ${sent}\nevent: ${step.status}\ndata: ${JSON.stringify(step)}\n\n`);
-        }
-        return fresh.length;
-      };
-      flush(record);
-      while (!closed && !isFinal(record)) {
-        try {
-          record = await callRpc(
-            ctx.bus,
-            AnalysisWait,
-            { userId: caller.id, analysisId, until: 'change', known: record.status, timeoutMs: 15_000 },
-            { timeoutMs: 15_000 + RPC_GRACE_MS },
-          );
-        } catch (err) {
-          if (err instanceof ServiceError && err.code === 'NOT_FOUND') {
-            if (closed) break;
-            res.write(
-              `event: error\ndata: ${JSON.stringify({ code: 'NOT_FOUND', message: 'the analysis was deleted' })}\n\n`,
-            );
-            break;
-          }
-          req.log.warn({ err, analysisId }, 'analysis progress wait failed; retrying');
-          await new Promise((r) => setTimeout(r, 1_000));
-          continue;
-        }
-        if (!closed && flush(record) === 0) res.write(': keep-alive\n\n');
-      }
-      openStreams.delete(endForShutdown);
-      if (!res.writableEnded) res.end();
+      res.on('close', () => finish());
+      for (const step of [...stepsOf(record), ...early]) write(step);
     },
   );
 }

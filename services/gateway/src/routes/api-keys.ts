@@ -4,9 +4,8 @@ import {
   CreatedApiKey,
   DeletedResponse,
   successResponse,
-  UserApiKeyRevoked,
 } from '@chartwright/contracts';
-import { executeWithEvent, makeEvent, newId } from '@chartwright/kit';
+import { newId } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -106,12 +105,9 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
     },
     async (req) => {
       const caller = requireLogin(req);
-      const event = makeEvent(
-        UserApiKeyRevoked,
-        { userId: caller.id, keyId: req.params.id },
-        { source: 'gateway', subject: caller.id },
-      );
-      const revoked = await executeWithEvent(
+      const event = ctx.events.apiKeyRevoked({ userId: caller.id, keyId: req.params.id });
+      // Stored with the update in one statement, and sent once written.
+      const revoked = await ctx.events.saveWith(
         ctx.db,
         (qc) =>
           qc
@@ -127,7 +123,6 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
       if (!revoked) throw new ApiError('NOT_FOUND', 'API key not found');
       // Refused from now on, here and (through the epoch, or the event) on every replica.
       await forgetCallers(ctx, { keyId: req.params.id });
-      void ctx.relay.send([event]);
       return {
         success: true as const,
         data: { id: req.params.id, deleted: true as const },

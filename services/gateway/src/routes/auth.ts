@@ -4,9 +4,8 @@ import {
   SignupResponse,
   successResponse,
   TokenResponse,
-  UserRegistered,
 } from '@chartwright/contracts';
-import { enqueueEvent, failpoint, makeEvent, newId } from '@chartwright/kit';
+import { failpoint, newId } from '@chartwright/kit';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { burnPasswordCheck, hashPassword, verifyPassword } from '../auth/passwords.js';
@@ -44,17 +43,19 @@ export async function createUser(
       .returningAll()
       .executeTakeFirst();
     if (!row) throw new ApiError('CONFLICT', 'an account with this email already exists');
-    const event = makeEvent(
-      UserRegistered,
-      { userId: row.id, email: row.email, name: row.name, plan: row.plan, role: row.role },
-      { source: 'gateway', subject: row.id },
-    );
-    await enqueueEvent(trx, event);
+    const event = ctx.events.userRegistered({
+      userId: row.id,
+      email: row.email,
+      name: row.name,
+      plan: row.plan,
+      role: row.role,
+    });
+    await ctx.events.store(trx, event);
     return { row, event };
   });
   // Tests kill the process here: committed, not yet published; the relay must recover it.
   failpoint('gateway.signup.after-commit');
-  void ctx.relay.send([user.event]);
+  ctx.events.send([user.event]);
   return user.row;
 }
 

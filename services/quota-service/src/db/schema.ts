@@ -48,7 +48,17 @@ export interface ApiUsageTable {
   created_at: Date;
 }
 
+/** `quota.threshold_reached` sent: once per user, resource, threshold and month. */
+export interface ThresholdNoticeTable {
+  user_id: string;
+  resource: QuotaKind;
+  threshold: number;
+  period_start: Date;
+  created_at: Generated<Date>;
+}
+
 export interface QuotaDb extends KitTables {
+  threshold_notices: ThresholdNoticeTable;
   user_quotas: UserQuotaTable;
   reservations: ReservationTable;
   api_usage: ApiUsageTable;

@@ -1,7 +1,8 @@
 import type { Plan, QuotaKind, QuotaSnapshot } from '@chartwright/contracts';
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { QuotaDb, UserQuotaTable } from './db/schema.js';
-import { limitFor, nextReset, type PlanLimits, periodStart } from './plans.js';
+import { limitFor, nextReset, type PlanLimits, periodStart } from '../plans.js';
+import { announceThresholds } from '../thresholds.js';
+import type { QuotaDb, UserQuotaTable } from './schema.js';
 
 const usedColumn = { charts: 'charts_used', analyses: 'analyses_used' } as const;
 
@@ -173,15 +174,18 @@ export class QuotaStore {
    * and the work done must be counted, even past the limit.
    */
   async commit(reservationId: string): Promise<string> {
-    const r = await this.db
-      .updateTable('reservations')
-      .set({ state: 'committed', settled_at: this.now() })
-      .where('id', '=', reservationId)
-      .where('state', '=', 'held')
-      .returning('state')
-      .executeTakeFirst();
-    if (r) return r.state;
     return this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .updateTable('reservations')
+        .set({ state: 'committed', settled_at: this.now() })
+        .where('id', '=', reservationId)
+        .where('state', '=', 'held')
+        .returning(['state', 'user_id', 'kind'])
+        .executeTakeFirst();
+      if (r) {
+        await announceThresholds(trx, this.plans, r.user_id, r.kind, this.now());
+        return r.state;
+      }
       const late = await trx
         .updateTable('reservations')
         .set({ state: 'committed', settled_at: this.now() })
@@ -197,6 +201,7 @@ export class QuotaStore {
         .where('user_id', '=', late.user_id)
         .where('period_start', '=', late.period_start)
         .execute();
+      await announceThresholds(trx, this.plans, late.user_id, late.kind, this.now());
       return 'committed';
     });
   }

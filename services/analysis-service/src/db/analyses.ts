@@ -1,17 +1,18 @@
-import {
-  AnalysisFailed,
-  type AnalysisRecord,
-  type AnalysisStatus,
-  type ChartGenerated,
-  type DataOf,
-  type EventOf,
-  type QuotaSnapshot,
+import type {
+  AnalysisBrief,
+  AnalysisRecord,
+  AnalysisStatus,
+  AnalysisSummary,
+  ChartGenerated,
+  DataOf,
+  EventEnvelope,
+  QuotaSnapshot,
 } from '@chartwright/contracts';
-import { enqueueEvent, makeEvent, ServiceError } from '@chartwright/kit';
+import { ServiceError } from '@chartwright/kit';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import type { AnalysisDb, AnalysisTable, KnownChartTable } from './db/schema.js';
+import type { AnalysisEvents } from '../events.js';
+import type { AnalysisDb, AnalysisTable, KnownChartTable } from './schema.js';
 
-export const SERVICE = 'analysis-service';
 export const FINAL: readonly AnalysisStatus[] = ['completed', 'failed'];
 
 export type AnalysisRow = Selectable<AnalysisTable>;
@@ -57,39 +58,6 @@ export const quotaCounter = (q: QuotaSnapshot) => ({
   remaining: q.analyses.limit === null ? null : Math.max(0, q.analyses.limit - q.analyses.used),
 });
 
-/** Wakes in-process waiters when an analysis changes status (other replicas are polled). */
-export class Notifier {
-  private readonly waiters = new Map<string, Set<{ wake: () => void; finalOnly: boolean }>>();
-
-  notify(id: string, final = false): void {
-    const set = this.waiters.get(id);
-    if (!set) return;
-    for (const w of set) if (final || !w.finalOnly) w.wake();
-  }
-
-  /**
-   * Resolves on the next change of `id` (only a final one with `finalOnly`) or after `ms`.
-   * Register before reading, then await.
-   */
-  next(id: string, ms: number, finalOnly = false): Promise<void> {
-    return new Promise((resolve) => {
-      const set = this.waiters.get(id) ?? new Set();
-      this.waiters.set(id, set);
-      const waiter = {
-        finalOnly,
-        wake: () => {
-          clearTimeout(timer);
-          set.delete(waiter);
-          if (set.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-          resolve();
-        },
-      };
-      const timer = setTimeout(waiter.wake, Math.max(0, ms));
-      set.add(waiter);
-    });
-  }
-}
-
 export async function getAnalysis(db: Kysely<AnalysisDb>, id: string, userId: string): Promise<AnalysisRow> {
   const row = await db
     .selectFrom('analyses')
@@ -117,6 +85,7 @@ export async function rememberChart(db: Kysely<AnalysisDb>, d: DataOf<typeof Cha
       content_type: d.contentType,
       size: d.size,
       generated_at: new Date(d.generatedAt),
+      bars: d.bars ? (JSON.stringify(d.bars) as never) : null,
     })
     .onConflict((oc) => oc.column('chart_id').doNothing())
     .execute();
@@ -129,16 +98,17 @@ export async function rememberChart(db: Kysely<AnalysisDb>, d: DataOf<typeof Cha
  */
 export async function purgeChart(
   trx: Transaction<AnalysisDb>,
+  events: AnalysisEvents,
   chartId: string,
   userId: string,
-): Promise<number> {
+): Promise<{ deleted: number; failed: EventEnvelope[] }> {
   const owner = await trx
     .selectFrom('known_charts')
     .select('user_id')
     .where('chart_id', '=', chartId)
     .forUpdate()
     .executeTakeFirst();
-  if (owner && owner.user_id !== userId) return 0;
+  if (owner && owner.user_id !== userId) return { deleted: 0, failed: [] };
   if (owner) {
     await trx.updateTable('known_charts').set({ deleted: true }).where('chart_id', '=', chartId).execute();
   } else {
@@ -164,30 +134,24 @@ export async function purgeChart(
     .forUpdate()
     .execute();
   const now = new Date().toISOString();
-  for (const a of unfinished) {
-    await enqueueEvent(
-      trx,
-      makeEvent(
-        AnalysisFailed,
-        {
-          analysisId: a.id,
-          chartId,
-          userId,
-          reservationId: a.reservation_id,
-          code: 'CHART_DELETED',
-          reason: 'the chart was deleted before its analysis finished',
-          failedAt: now,
-        },
-        { source: SERVICE, subject: a.id },
-      ),
-    );
-  }
+  const failed = unfinished.map((a) =>
+    events.failed({
+      analysisId: a.id,
+      chartId,
+      userId,
+      reservationId: a.reservation_id,
+      code: 'CHART_DELETED',
+      reason: 'the chart was deleted before its analysis finished',
+      failedAt: now,
+    }),
+  );
+  await events.store(trx, ...failed);
   const deleted = await trx
     .deleteFrom('analyses')
     .where('chart_id', '=', chartId)
     .where('user_id', '=', userId)
     .executeTakeFirst();
-  return Number(deleted.numDeletedRows);
+  return { deleted: Number(deleted.numDeletedRows), failed };
 }
 
 /**
@@ -198,8 +162,9 @@ export async function purgeChart(
  */
 export async function failAbandoned(
   db: Kysely<AnalysisDb>,
+  events: AnalysisEvents,
   opts: { maxDeliver: number; jobMs: number; lifetimeMs: number },
-): Promise<EventOf<typeof AnalysisFailed>[]> {
+): Promise<EventEnvelope[]> {
   const now = new Date();
   return db.transaction().execute(async (trx) => {
     const rows = await trx
@@ -222,23 +187,19 @@ export async function failAbandoned(
       )
       .returning(['id', 'chart_id', 'user_id', 'reservation_id', 'error_code', 'error_reason'])
       .execute();
-    const events = rows.map((r) =>
-      makeEvent(
-        AnalysisFailed,
-        {
-          analysisId: r.id,
-          chartId: r.chart_id,
-          userId: r.user_id,
-          reservationId: r.reservation_id,
-          code: r.error_code!,
-          reason: r.error_reason!,
-          failedAt: now.toISOString(),
-        },
-        { source: SERVICE, subject: r.id },
-      ),
+    const failed = rows.map((r) =>
+      events.failed({
+        analysisId: r.id,
+        chartId: r.chart_id,
+        userId: r.user_id,
+        reservationId: r.reservation_id,
+        code: r.error_code ?? 'ABANDONED',
+        reason: r.error_reason ?? 'abandoned',
+        failedAt: now.toISOString(),
+      }),
     );
-    for (const e of events) await enqueueEvent(trx, e);
-    return events;
+    await events.store(trx, ...failed);
+    return failed;
   });
 }
 
@@ -251,4 +212,70 @@ export async function countAnalyses(db: Kysely<AnalysisDb>, userId: string, char
     .$if(chartId !== undefined, (q) => q.where('chart_id', '=', chartId!))
     .executeTakeFirstOrThrow();
   return r.n;
+}
+
+/** One page of a user's analyses (optionally of one chart), newest first. */
+export async function listAnalyses(
+  db: Kysely<AnalysisDb>,
+  q: { userId: string; chartId?: string; limit: number; offset: number },
+): Promise<{ analyses: AnalysisBrief[]; total: number }> {
+  const rows = await db
+    .selectFrom('analyses')
+    .select([
+      'id',
+      'chart_id',
+      'status',
+      'symbol',
+      'interval',
+      'result',
+      'recommendation',
+      'confidence',
+      'created_at',
+      'completed_at',
+    ])
+    .where('user_id', '=', q.userId)
+    .$if(q.chartId !== undefined, (qb) => qb.where('chart_id', '=', q.chartId!))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(q.limit)
+    .offset(q.offset)
+    .execute();
+  return {
+    total: await countAnalyses(db, q.userId, q.chartId),
+    analyses: rows.map((r) => ({
+      id: r.id,
+      chartId: r.chart_id,
+      status: r.status,
+      symbol: r.symbol,
+      interval: r.interval,
+      trend: r.status === 'completed' ? (r.result?.trend ?? null) : null,
+      recommendation: r.status === 'completed' ? r.recommendation : null,
+      confidence: r.status === 'completed' ? r.confidence : null,
+      createdAt: new Date(r.created_at).toISOString(),
+      completedAt: r.completed_at ? new Date(r.completed_at).toISOString() : null,
+    })),
+  };
+}
+
+/** A chart's analyses in brief, newest first. */
+export async function listForChart(
+  db: Kysely<AnalysisDb>,
+  q: { userId: string; chartId: string; limit: number },
+): Promise<AnalysisSummary[]> {
+  const rows = await db
+    .selectFrom('analyses')
+    .select(['id', 'status', 'recommendation', 'confidence', 'created_at'])
+    .where('chart_id', '=', q.chartId)
+    .where('user_id', '=', q.userId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(q.limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    status: r.status,
+    recommendation: r.status === 'completed' ? r.recommendation : null,
+    confidence: r.status === 'completed' ? r.confidence : null,
+    createdAt: new Date(r.created_at).toISOString(),
+  }));
 }

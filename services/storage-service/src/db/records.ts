@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import type { StorageDb } from './db/schema.js';
+import type { StorageDb } from './schema.js';
 
 type Db = Kysely<StorageDb> | Transaction<StorageDb>;
 

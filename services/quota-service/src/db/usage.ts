@@ -1,13 +1,12 @@
 import type { UsageDay } from '@chartwright/contracts';
-import type { Kysely as Db, Insertable } from 'kysely';
-import { type Kysely, sql } from 'kysely';
-import type { ApiUsageTable, QuotaDb } from './db/schema.js';
+import { type Insertable, type Kysely, sql } from 'kysely';
+import type { ApiUsageTable, QuotaDb } from './schema.js';
 
 /**
  * One ledger row, keyed by the event it comes from: a redelivery conflicts and changes nothing,
  * in one statement instead of an inbox transaction.
  */
-export async function recordUsage(db: Kysely<QuotaDb>, row: Insertable<ApiUsageTable>): Promise<void> {
+export async function insertUsage(db: Kysely<QuotaDb>, row: Insertable<ApiUsageTable>): Promise<void> {
   await db
     .insertInto('api_usage')
     .values(row)

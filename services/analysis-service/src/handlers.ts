@@ -1,0 +1,11 @@
+import { AnalysisGet, AnalysisList, AnalysisListForChart, AnalysisRequest } from '@chartwright/contracts';
+import { handle, type RpcRoute } from '@chartwright/kit';
+import type { Analyses } from './analyses.js';
+
+/** Each request/reply contract analysis-service answers, and the use case that answers it. */
+export const handlers = (analyses: Analyses): RpcRoute[] => [
+  handle(AnalysisRequest, (req) => analyses.request(req)),
+  handle(AnalysisGet, (req) => analyses.get(req.userId, req.analysisId)),
+  handle(AnalysisList, (req) => analyses.list(req)),
+  handle(AnalysisListForChart, (req) => analyses.listForChart(req)),
+];
