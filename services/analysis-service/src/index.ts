@@ -10,6 +10,7 @@ import {
   ChartDeleted,
   ChartGenerated,
   ChartStored,
+  QuotaGet,
   QuotaRelease,
   QuotaReserve,
 } from '@chartwright/contracts';
@@ -152,10 +153,38 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       }
     };
 
+    /**
+     * The analysis an earlier attempt of the same request made (same `idempotencyKey`), answered
+     * as a new one would be: its quota, and with `waitMs` its record once done or when the wait ends.
+     */
+    const madeBefore = async (
+      userId: string,
+      idempotencyKey: string,
+      waitMs: number,
+      signal?: AbortSignal,
+    ) => {
+      const row = await db
+        .selectFrom('analyses')
+        .select(['id', 'status'])
+        .where('user_id', '=', userId)
+        .where('idempotency_key', '=', idempotencyKey)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const snapshot = await callRpc(rt.bus, QuotaGet, { userId });
+      const quota = quotaCounter(snapshot);
+      if (waitMs <= 0) return { analysisId: row.id, status: row.status, quota };
+      const record = await waitFor(row.id, userId, waitMs, 'done', undefined, undefined, signal);
+      return { analysisId: row.id, status: record.status, quota, record };
+    };
+
     const subs: Subscription[] = [];
     try {
       subs.push(
         await serveRpc(rt.bus, AnalysisRequest, QUEUE, logger, async (req, _headers, signal) => {
+          if (req.idempotencyKey) {
+            const made = await madeBefore(req.userId, req.idempotencyKey, req.waitMs, signal);
+            if (made) return made;
+          }
           const chart = await findChart(req.chartId, req.userId);
           const analysisId = newId();
           const reservationId = newId();
@@ -218,12 +247,18 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
                     downloading_at: null,
                     analysing_at: null,
                     claimed_at: null,
+                    idempotency_key: req.idempotencyKey ?? null,
                   })
                   .returning('id'),
               requested,
             );
           } catch (err) {
             await callRpc(rt.bus, QuotaRelease, { reservationId }).catch(() => undefined);
+            // Another attempt of the same request queued it first: that one is the answer.
+            if (req.idempotencyKey && (err as { code?: unknown }).code === '23505') {
+              const made = await madeBefore(req.userId, req.idempotencyKey, req.waitMs, signal);
+              if (made) return made;
+            }
             throw err;
           }
           // Listening from before the event is out, so a fast worker's answer is not missed.

@@ -70,9 +70,11 @@ export const startChartService: ServiceFactory = async (rt): Promise<RunningServ
   const subs: Subscription[] = [];
   try {
     subs.push(
-      await serveRpc(rt.bus, ChartGenerate, QUEUE, logger, (req) => charts.generate(req.userId, req.request)),
+      await serveRpc(rt.bus, ChartGenerate, QUEUE, logger, (req) =>
+        charts.generate(req.userId, req.request, req.idempotencyKey),
+      ),
       await serveRpc(rt.bus, ChartBulkGenerate, QUEUE, logger, (req) =>
-        charts.bulk(req.userId, req.requests),
+        charts.bulk(req.userId, req.requests, req.idempotencyKey),
       ),
       await serveRpc(rt.bus, ChartList, QUEUE, logger, ({ userId, ...q }) => charts.list(userId, q)),
       await serveRpc(rt.bus, ChartGet, QUEUE, logger, (req) => charts.get(req.userId, req.chartId)),

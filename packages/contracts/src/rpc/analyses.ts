@@ -8,7 +8,7 @@ import {
   Trend,
 } from '../rest/analysis.js';
 import { QuotaCounter } from '../rest/common.js';
-import { defineRpc } from './index.js';
+import { defineRpc, WorkKey } from './index.js';
 
 /** A chart's analyses in brief, for `GET /v1/charts/:id` (design document). */
 export const AnalysisSummary = z.object({
@@ -94,6 +94,8 @@ export const AnalysisRequest = defineRpc(
     options: AnalyzeOptions,
     /** Answer once the analysis is finished or this many ms have passed (0: at once). */
     waitMs: z.number().int().min(0).max(60_000).default(0),
+    /** With a key already used for this user: the analysis it created, not a new one. */
+    idempotencyKey: WorkKey,
   }),
   z.object({
     analysisId: z.uuid(),

@@ -33,6 +33,12 @@ export const defineRpc = <Req extends z.ZodType, Res extends z.ZodType>(
 
 const Id = z.uuid();
 
+/**
+ * The work's idempotency key (the gateway's per-`Idempotency-Key` work id): stored with what is
+ * created, in the same transaction, so a retry answers what the first attempt made, charged once.
+ */
+export const WorkKey = z.string().min(1).max(200).optional();
+
 export const QuotaSnapshot = z.object({
   userId: Id,
   plan: Plan,

@@ -159,6 +159,7 @@ export async function analysisRoutes(
           prompt: req.body.prompt ?? null,
           options: req.body.options,
           waitMs: firstWait,
+          idempotencyKey: req.idempotency?.workId,
         },
         // The service's own work (chart check, quota, insert) on top of the wait.
         { timeoutMs: firstWait + REQUEST_BUDGET_MS },
