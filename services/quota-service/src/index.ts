@@ -4,10 +4,12 @@ import {
   ChartGenerated,
   QuotaCommit,
   QuotaGet,
+  type QuotaKind,
   QuotaRelease,
   QuotaReserve,
   QuotaSetPlan,
   QuotaUsage,
+  type ServiceName,
   UsageRecorded,
   UserPlanChanged,
   UserRegistered,
@@ -35,6 +37,16 @@ export { QuotaStore } from './quota-store.js';
 export const SERVICE = 'quota-service';
 const QUEUE = 'quota-service';
 
+/** On a locked-down NATS a service reserves and releases only the quota of its own work. */
+const KIND_OF_SENDER: Partial<Record<ServiceName, QuotaKind>> = {
+  'chart-service': 'charts',
+  'analysis-service': 'analyses',
+};
+const refuseKind = (sender: ServiceName | undefined, kind: QuotaKind | undefined) => {
+  if (sender && kind && KIND_OF_SENDER[sender] !== kind)
+    throw new ServiceError('FORBIDDEN', `${sender} may not reserve or release ${kind} quota`);
+};
+
 /** Plans, monthly quotas, reservations and the usage ledger. */
 export const startQuotaService: ServiceFactory = async (rt): Promise<RunningService> => {
   const config = loadQuotaConfig(rt.env);
@@ -45,7 +57,8 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
   const subs: Subscription[] = [];
 
   subs.push(
-    await serveRpc(rt.bus, QuotaReserve, QUEUE, logger, async (req) => {
+    await serveRpc(rt.bus, QuotaReserve, QUEUE, logger, async (req, _headers, _signal, sender) => {
+      refuseKind(sender, req.kind);
       const r = await store.reserve(
         req.userId,
         req.kind,
@@ -58,9 +71,17 @@ export const startQuotaService: ServiceFactory = async (rt): Promise<RunningServ
     await serveRpc(rt.bus, QuotaCommit, QUEUE, logger, async (req) => ({
       state: await store.commit(req.reservationId),
     })),
-    await serveRpc(rt.bus, QuotaRelease, QUEUE, logger, async (req) => ({
-      state: await store.release(req.reservationId),
-    })),
+    await serveRpc(rt.bus, QuotaRelease, QUEUE, logger, async (req, _headers, _signal, sender) => {
+      if (sender) {
+        const held = await db
+          .selectFrom('reservations')
+          .select('kind')
+          .where('id', '=', req.reservationId)
+          .executeTakeFirst();
+        refuseKind(sender, held?.kind);
+      }
+      return { state: await store.release(req.reservationId) };
+    }),
     await serveRpc(rt.bus, QuotaGet, QUEUE, logger, async (req) => store.snapshot(req.userId)),
     await serveRpc(rt.bus, QuotaSetPlan, QUEUE, logger, async (req) => {
       await store.setPlan(req.userId, req.plan);
