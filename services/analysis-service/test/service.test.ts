@@ -361,6 +361,30 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
     expect(answer.quota.used).toBe(1);
   });
 
+  it('answers a request made again under its idempotency key with the analysis made first, charged once, even racing', async () => {
+    analyst.inner = new BuiltinAnalyst();
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    const idempotencyKey = newId();
+    const once = (waitMs = 0) =>
+      callRpc(
+        tb.bus,
+        AnalysisRequest,
+        { userId, chartId, options: { tradingStyle: 'swing_trading' }, waitMs, idempotencyKey },
+        { timeoutMs: waitMs + 5_000 },
+      );
+    const [a, b, c] = await Promise.all([once(), once(), once()]);
+    expect([b.analysisId, c.analysisId]).toEqual([a.analysisId, a.analysisId]);
+    // Made again later, with a wait: the same analysis, once it is done.
+    const again = await once(10_000);
+    expect(again).toMatchObject({ analysisId: a.analysisId, status: 'completed', quota: { used: 1 } });
+    expect(again.record?.id).toBe(a.analysisId);
+    await eventually(() => completed.get(a.analysisId) === 1);
+    expect(await used(userId)).toBe(1);
+    const all = await callRpc(tb.bus, AnalysisList, { userId, limit: 10, offset: 0 });
+    expect(all.total).toBe(1);
+  });
+
   it('fails an analysis whose last delivery died, gives its quota back and ignores a late result', async () => {
     const gate = new GateAnalyst();
     analyst.inner = gate;
