@@ -5,6 +5,7 @@ export const SERVICES = [
   'analysis-service',
   'storage-service',
   'quota-service',
+  'notification-service',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
@@ -40,4 +41,17 @@ export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.quota.get': ['gateway', 'chart-service', 'analysis-service'],
   'svc.quota.usage': ['gateway'],
   'svc.quota.set_plan': ['gateway'],
+  'svc.notification.webhook_create': ['gateway'],
+  'svc.notification.webhook_list': ['gateway'],
+  'svc.notification.webhook_get': ['gateway'],
+  'svc.notification.webhook_update': ['gateway'],
+  'svc.notification.webhook_delete': ['gateway'],
+  'svc.notification.webhook_rotate': ['gateway'],
+  'svc.notification.webhook_test': ['gateway'],
+  'svc.notification.delivery_list': ['gateway'],
+  'svc.notification.delivery_get': ['gateway'],
+  'svc.notification.delivery_retry': ['gateway'],
+  'svc.notification.preferences_get': ['gateway'],
+  'svc.notification.preferences_set': ['gateway'],
+  'svc.notification.unsubscribe': ['gateway'],
 };
