@@ -27,6 +27,8 @@ const GatewayEnv = z.object({
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 50 * 1_048_576),
+  /** An `Idempotency-Key`'s lease: renewed while its request runs; a retry takes over a lapsed one. */
+  IDEMPOTENCY_LEASE_MS: env.int(15_000, 1_000, 600_000),
 });
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -68,6 +70,7 @@ export function loadGatewayConfig(source: Record<string, string | undefined>) {
         ? { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD }
         : undefined,
     bodyLimit: e.BODY_LIMIT_BYTES,
+    idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
   };
 }
 

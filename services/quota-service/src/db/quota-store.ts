@@ -1,8 +1,8 @@
 import type { Plan, QuotaKind, QuotaSnapshot } from '@chartwright/contracts';
 import { type Kysely, type Selectable, sql } from 'kysely';
 import { limitFor, nextReset, type PlanLimits, periodStart } from '../plans.js';
-import type { QuotaDb, UserQuotaTable } from './schema.js';
 import { announceThresholds } from '../thresholds.js';
+import type { QuotaDb, UserQuotaTable } from './schema.js';
 
 const usedColumn = { charts: 'charts_used', analyses: 'analyses_used' } as const;
 
