@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -101,5 +102,51 @@ export const CommonEnv = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   /** Pool size per service process. */
   DATABASE_POOL_MAX: env.int(10, 1, 200),
+  /** This service's NATS credentials: user and password, a `.creds` file, or an nkey seed. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, 'must be a user nkey seed (SU…)')
+    .optional(),
 });
 export type CommonEnv = z.infer<typeof CommonEnv>;
+
+/** How a service authenticates to NATS; undefined: an open server (development). */
+export type NatsAuth =
+  | { kind: 'password'; user: string; pass: string }
+  | { kind: 'creds'; creds: Uint8Array }
+  | { kind: 'nkey'; seed: Uint8Array };
+
+/** The NATS credentials `cfg` names: one kind at most, user and password together. */
+export function natsAuthFromEnv(
+  cfg: Pick<CommonEnv, 'NATS_USER' | 'NATS_PASSWORD' | 'NATS_CREDS' | 'NATS_NKEY_SEED'>,
+): NatsAuth | undefined {
+  const kinds = [cfg.NATS_USER || cfg.NATS_PASSWORD, cfg.NATS_CREDS, cfg.NATS_NKEY_SEED].filter(Boolean);
+  if (kinds.length > 1)
+    throw new ConfigError([
+      { variable: 'NATS_CREDS', problem: 'set one of NATS_USER/NATS_PASSWORD, NATS_CREDS or NATS_NKEY_SEED' },
+    ]);
+  if (cfg.NATS_USER || cfg.NATS_PASSWORD) {
+    if (!cfg.NATS_USER || !cfg.NATS_PASSWORD)
+      throw new ConfigError([
+        {
+          variable: cfg.NATS_USER ? 'NATS_PASSWORD' : 'NATS_USER',
+          problem: 'NATS_USER and NATS_PASSWORD go together',
+        },
+      ]);
+    return { kind: 'password', user: cfg.NATS_USER, pass: cfg.NATS_PASSWORD };
+  }
+  if (cfg.NATS_CREDS) {
+    try {
+      return { kind: 'creds', creds: readFileSync(cfg.NATS_CREDS) };
+    } catch (err) {
+      throw new ConfigError([
+        { variable: 'NATS_CREDS', problem: `cannot read ${cfg.NATS_CREDS}: ${(err as Error).message}` },
+      ]);
+    }
+  }
+  if (cfg.NATS_NKEY_SEED) return { kind: 'nkey', seed: new TextEncoder().encode(cfg.NATS_NKEY_SEED) };
+  return undefined;
+}

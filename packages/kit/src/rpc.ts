@@ -1,4 +1,4 @@
-import type { ErrorCode, RpcDefinition, RpcError } from '@chartwright/contracts';
+import type { ErrorCode, RpcDefinition, RpcError, ServiceName } from '@chartwright/contracts';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
@@ -23,28 +23,53 @@ export class ServiceError extends Error {
   }
 }
 
-/** Serves `def` on its subject in queue group `queue`, validating requests. */
-export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
+/** The header naming the user a request acts for, as the gateway authenticated them. */
+export const USER_HEADER = 'Cw-User';
+
+/**
+ * Serves `def` in queue group `queue`, validating requests. On a locked-down bus (one with an
+ * identity) it answers only `<subject>.<sender>` for the senders `def` allows, so NATS
+ * permissions decide who may ask, and `sender` tells the handler who did; on an open bus also
+ * the plain subject (development, tests, tools), with `sender` undefined.
+ */
+export async function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
   bus: MessageBus,
   def: RpcDefinition<Req, Res>,
   queue: string,
   logger: Logger,
-  handler: (req: z.infer<Req>, headers: Headers, signal: AbortSignal) => Promise<z.input<Res>>,
+  handler: (
+    req: z.infer<Req>,
+    headers: Headers,
+    signal: AbortSignal,
+    sender?: ServiceName,
+  ) => Promise<z.input<Res>>,
 ): Promise<Subscription> {
-  return bus.serve(def.subject, queue, async (payload, headers, signal) => {
-    const parsed = def.request.safeParse(payload);
-    if (!parsed.success) {
-      return {
-        ok: false,
-        error: { code: 'VALIDATION_ERROR', message: 'invalid request', details: parsed.error.issues },
-      };
-    }
+  const serveAs = (subject: string, sender?: ServiceName) =>
+    bus.serve(subject, queue, async (payload, headers, signal) => {
+      const parsed = def.request.safeParse(payload);
+      if (!parsed.success) {
+        return {
+          ok: false,
+          error: { code: 'VALIDATION_ERROR', message: 'invalid request', details: parsed.error.issues },
+        };
+      }
+      // The user named in the body is the one the caller was asked to act for.
+      const userId = (parsed.data as { userId?: unknown }).userId;
+      if (headers[USER_HEADER] !== undefined && userId !== undefined && headers[USER_HEADER] !== userId) {
+        return {
+          ok: false,
+          error: { code: 'FORBIDDEN', message: 'request names another user than its caller' },
+        };
+      }
+      return answer(parsed.data, headers, signal, sender);
+    });
+  const answer = async (req: z.infer<Req>, headers: Headers, signal: AbortSignal, sender?: ServiceName) => {
     try {
       const data = await withSpan(
         `rpc ${def.subject}`,
         SpanKind.SERVER,
         { 'messaging.system': 'nats', 'rpc.method': def.subject },
-        () => handler(parsed.data, headers, signal),
+        () => handler(req, headers, signal, sender),
         extractTraceContext(headers),
       );
       return { ok: true, data };
@@ -57,7 +82,16 @@ export function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
       logger.error({ err, subject: def.subject }, 'rpc handler failed');
       return { ok: false, error: { code: 'INTERNAL', message: 'internal error' } };
     }
-  });
+  };
+  const subs: Subscription[] = [];
+  try {
+    if (!bus.identity) subs.push(await serveAs(def.subject));
+    for (const sender of def.senders) subs.push(await serveAs(`${def.subject}.${sender}`, sender));
+  } catch (err) {
+    await Promise.allSettled(subs.map((s) => s.stop()));
+    throw err;
+  }
+  return { stop: async () => void (await Promise.allSettled(subs.map((s) => s.stop()))) };
 }
 
 /**
@@ -74,10 +108,13 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
   let raw: unknown;
   const unavailable = (message: string) =>
     new ServiceError('SERVICE_UNAVAILABLE', message, { retryAfterSeconds: BUS_RETRY_AFTER_SECONDS });
+  const headers = injectTraceHeaders();
+  const userId = (request as { userId?: unknown } | undefined)?.userId;
+  if (typeof userId === 'string') headers[USER_HEADER] = userId;
   try {
-    const sent = bus.request(def.subject, request, {
+    const sent = bus.request(bus.identity ? `${def.subject}.${bus.identity}` : def.subject, request, {
       timeoutMs: opts.timeoutMs,
-      headers: injectTraceHeaders(),
+      headers,
     });
     raw = opts.signal ? await abortable(sent, opts.signal) : await sent;
   } catch (err) {
@@ -118,7 +155,12 @@ export interface RpcRoute {
  */
 export function handle<Req extends z.ZodType, Res extends z.ZodType>(
   def: RpcDefinition<Req, Res>,
-  handler: (req: z.infer<Req>, headers: Headers, signal: AbortSignal) => Promise<z.input<Res>>,
+  handler: (
+    req: z.infer<Req>,
+    headers: Headers,
+    signal: AbortSignal,
+    sender?: ServiceName,
+  ) => Promise<z.input<Res>>,
 ): RpcRoute {
   return {
     subject: def.subject,

@@ -5,7 +5,15 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { openBus } from './bus/index.js';
 import type { MessageBus } from './bus/types.js';
-import { CommonEnv, ConfigError, env, isConfigError, parseEnv } from './config.js';
+import {
+  CommonEnv,
+  ConfigError,
+  env,
+  isConfigError,
+  type NatsAuth,
+  natsAuthFromEnv,
+  parseEnv,
+} from './config.js';
 import { type DatabaseTarget, openPGlite } from './db/database.js';
 import { isDatabaseUnavailable } from './db/faults.js';
 import { registerHealthRoutes } from './http/health.js';
@@ -45,8 +53,10 @@ export async function runHost(opts: HostOptions): Promise<void> {
     PORT: env.port(opts.defaultPort),
   });
   let cfg: z.infer<typeof schema>;
+  let natsAuth: NatsAuth | undefined;
   try {
     cfg = parseEnv(schema);
+    natsAuth = natsAuthFromEnv(cfg);
     if (!opts.embedded) {
       const missing = (['DATABASE_URL', 'NATS_URL'] as const).filter((k) => !cfg[k]);
       if (missing.length)
@@ -82,6 +92,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
       name: opts.name,
       logger,
       prefix: cfg.BUS_PREFIX,
+      auth: natsAuth,
       // In-process events outlive a restart, like the database beside them.
       statePath: path.resolve(cfg.DATA_DIR, 'bus-state.json'),
     });

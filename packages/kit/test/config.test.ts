@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, env, parseEnv } from '../src/config.js';
+import { CommonEnv, ConfigError, env, natsAuthFromEnv, parseEnv } from '../src/config.js';
 import { createHttpApp } from '../src/http/server.js';
 
 const Schema = z.object({
@@ -58,5 +58,36 @@ describe('parseEnv', () => {
       expect(() => parseEnv(Trust, { TRUST_PROXY: bad }), bad).toThrow(
         /TRUST_PROXY: must be false, true, or proxy/,
       );
+  });
+});
+
+describe('NATS credentials', () => {
+  const auth = (vars: Record<string, string>) => natsAuthFromEnv(parseEnv(CommonEnv, vars));
+  const problem = (vars: Record<string, string>) => {
+    try {
+      auth(vars);
+    } catch (e) {
+      return (e as ConfigError).issues?.map((i) => i.variable) ?? (e as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it('takes none (an open server), user and password, a creds file or an nkey seed', () => {
+    expect(auth({})).toBeUndefined();
+    expect(auth({ NATS_USER: 'gateway', NATS_PASSWORD: 'pw' })).toEqual({
+      kind: 'password',
+      user: 'gateway',
+      pass: 'pw',
+    });
+    expect(auth({ NATS_CREDS: new URL(import.meta.url).pathname })?.kind).toBe('creds');
+    expect(auth({ NATS_NKEY_SEED: `SU${'A'.repeat(56)}` })?.kind).toBe('nkey');
+  });
+
+  it('refuses half a pair, two kinds at once, an unreadable creds file and a bad seed, naming the variable', () => {
+    expect(problem({ NATS_USER: 'gateway' })).toEqual(['NATS_PASSWORD']);
+    expect(problem({ NATS_PASSWORD: 'pw' })).toEqual(['NATS_USER']);
+    expect(problem({ NATS_USER: 'g', NATS_PASSWORD: 'p', NATS_CREDS: '/x' })).toEqual(['NATS_CREDS']);
+    expect(problem({ NATS_CREDS: '/nonexistent/nats.creds' })).toEqual(['NATS_CREDS']);
+    expect(problem({ NATS_NKEY_SEED: 'not-a-seed' })).toEqual(['NATS_NKEY_SEED']);
   });
 });

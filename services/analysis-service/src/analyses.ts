@@ -3,6 +3,7 @@ import {
   type ChartGenerated,
   ChartGet,
   type DataOf,
+  QuotaGet,
   QuotaRelease,
   QuotaReserve,
 } from '@chartwright/contracts';
@@ -37,6 +38,10 @@ export class Analyses {
   /** Checks the chart is the caller's, reserves quota, saves a queued analysis with `analysis.requested`. */
   async request(req: z.infer<typeof AnalysisRequest.request>) {
     const { db, bus, config } = this.ctx;
+    if (req.idempotencyKey) {
+      const made = await this.#madeBefore(req.userId, req.idempotencyKey);
+      if (made) return made;
+    }
     const chart = await this.#chart(req.chartId, req.userId);
     const analysisId = newId();
     const reservationId = newId();
@@ -95,15 +100,38 @@ export class Analyses {
               downloading_at: null,
               analysing_at: null,
               claimed_at: null,
+              idempotency_key: req.idempotencyKey ?? null,
             })
             .returning('id'),
         requested,
       );
     } catch (err) {
       await callRpc(bus, QuotaRelease, { reservationId }).catch(() => undefined);
+      // Another attempt of the same request queued it first: that one is the answer.
+      if (req.idempotencyKey && (err as { code?: unknown }).code === '23505') {
+        const made = await this.#madeBefore(req.userId, req.idempotencyKey);
+        if (made) return made;
+      }
       throw err;
     }
     return { analysisId, status: 'queued' as const, quota };
+  }
+
+  /**
+   * The analysis an earlier attempt of the same request made (same `idempotencyKey`), answered
+   * as a new one would be, with the caller's quota as it stands. The gateway then waits for its
+   * outcome as for a new one (a finished one is read at once).
+   */
+  async #madeBefore(userId: string, idempotencyKey: string) {
+    const row = await this.ctx.db
+      .selectFrom('analyses')
+      .select(['id', 'status'])
+      .where('user_id', '=', userId)
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const snapshot = await callRpc(this.ctx.bus, QuotaGet, { userId });
+    return { analysisId: row.id, status: row.status, quota: quotaCounter(snapshot) };
   }
 
   /**

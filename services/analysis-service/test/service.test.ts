@@ -421,6 +421,30 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
     }
   });
 
+  it('answers a request made again under its idempotency key with the analysis made first, charged once, even racing', async () => {
+    analyst.inner = new BuiltinAnalyst();
+    const userId = await user();
+    const { chartId } = await chart(userId);
+    const idempotencyKey = newId();
+    const once = () =>
+      callRpc(tb.bus, AnalysisRequest, {
+        userId,
+        chartId,
+        options: { tradingStyle: 'swing_trading' },
+        idempotencyKey,
+      });
+    const [a, b, c] = await Promise.all([once(), once(), once()]);
+    expect([b.analysisId, c.analysisId]).toEqual([a.analysisId, a.analysisId]);
+    // Made again once it is done: the same analysis, with its final status.
+    await eventually(() => completed.get(a.analysisId) === 1);
+    const again = await once();
+    expect(again).toMatchObject({ analysisId: a.analysisId, status: 'completed', quota: { used: 1 } });
+    await eventually(() => completed.get(a.analysisId) === 1);
+    expect(await used(userId)).toBe(1);
+    const all = await callRpc(tb.bus, AnalysisList, { userId, limit: 10, offset: 0 });
+    expect(all.total).toBe(1);
+  });
+
   it('fails an analysis whose last delivery died, gives its quota back and ignores a late result', async () => {
     const gate = new GateAnalyst();
     analyst.inner = gate;

@@ -127,7 +127,15 @@ export class Charts {
     });
   }
 
-  async generate(userId: string, raw: unknown): Promise<GenerateChartResponse> {
+  /**
+   * With `idempotencyKey`: a chart already made under that key is answered instead (charged
+   * once); the key is stored with the chart in its transaction, so two attempts racing make one.
+   */
+  async generate(userId: string, raw: unknown, idempotencyKey?: string): Promise<GenerateChartResponse> {
+    if (idempotencyKey) {
+      const made = await this.#byKey(userId, idempotencyKey);
+      if (made) return this.#answer(made);
+    }
     const config = await this.resolveConfig(userId, raw);
     const renderer = this.#renderer(config);
     const chartImgBody = renderer === 'chart-img' ? this.d.chartImg!.prepare(config) : undefined;
@@ -183,6 +191,7 @@ export class Charts {
         height: config.height,
         analyses_count: 0,
         created_at: generatedAt,
+        idempotency_key: idempotencyKey ?? null,
       };
       if (renderer === 'builtin') {
         const series = (await bars)!;
@@ -282,8 +291,46 @@ export class Charts {
       };
     } catch (err) {
       await this.#undo(reservationId, uploadedKey);
+      // Another attempt of the same request made the chart first: that one is the answer.
+      if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
+        const made = await this.#byKey(userId, idempotencyKey);
+        if (made) return this.#answer(made);
+      }
       throw err;
     }
+  }
+
+  #byKey(userId: string, idempotencyKey: string): Promise<ChartRow | undefined> {
+    return this.d.db
+      .selectFrom('charts')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+  }
+
+  /** The answer for a chart made earlier, in the shape generation gives, with today's quota. */
+  async #answer(row: ChartRow): Promise<GenerateChartResponse> {
+    const snapshot = await callRpc(
+      this.d.bus,
+      QuotaGet,
+      { userId: row.user_id },
+      { timeoutMs: this.d.config.quotaTimeoutMs },
+    );
+    const link = this.#link(row);
+    return {
+      chartId: row.id,
+      url: link.url,
+      metadata: {
+        format: row.format === 'svg' ? 'SVG' : 'PNG',
+        resolution: `${row.width}x${row.height}`,
+        generatedAt: row.created_at.toISOString(),
+        expiresAt: link.expiresAt,
+        renderer: row.renderer,
+        synthetic: row.synthetic,
+      },
+      quota: quotaCounter(snapshot),
+    };
   }
 
   /** Gives the reservation back and removes an uploaded image; the TTL sweep covers a failure here. */
@@ -299,13 +346,19 @@ export class Charts {
     ]);
   }
 
-  async bulk(userId: string, requests: readonly unknown[]): Promise<BulkGenerateResponse> {
+  /** Item i runs under the key `${idempotencyKey}:${i}`. */
+  async bulk(
+    userId: string,
+    requests: readonly unknown[],
+    idempotencyKey?: string,
+  ): Promise<BulkGenerateResponse> {
     const results: BulkItemResult[] = new Array(requests.length);
     let next = 0;
     const worker = async () => {
       for (let i = next++; i < requests.length; i = next++) {
         try {
-          results[i] = { index: i, success: true, chart: await this.generate(userId, requests[i]) };
+          const key = idempotencyKey ? `${idempotencyKey}:${i}` : undefined;
+          results[i] = { index: i, success: true, chart: await this.generate(userId, requests[i], key) };
         } catch (err) {
           results[i] = { index: i, success: false, error: this.#itemError(err) };
         }

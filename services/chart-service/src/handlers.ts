@@ -14,8 +14,8 @@ import type { Charts } from './charts.js';
 
 /** Each request/reply contract chart-service answers, and the use case that answers it. */
 export const handlers = (charts: Charts): RpcRoute[] => [
-  handle(ChartGenerate, (req) => charts.generate(req.userId, req.request)),
-  handle(ChartBulkGenerate, (req) => charts.bulk(req.userId, req.requests)),
+  handle(ChartGenerate, (req) => charts.generate(req.userId, req.request, req.idempotencyKey)),
+  handle(ChartBulkGenerate, (req) => charts.bulk(req.userId, req.requests, req.idempotencyKey)),
   handle(ChartList, ({ userId, ...q }) => charts.list(userId, q)),
   handle(ChartGet, (req) => charts.get(req.userId, req.chartId)),
   handle(ChartDelete, async (req) => {

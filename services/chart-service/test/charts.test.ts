@@ -407,6 +407,37 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     expect((await callRpc(bus, ChartList, { userId, limit: 50, offset: 0 })).pagination.total).toBe(5);
   });
 
+  it('answers a request made again under its idempotency key with the chart made first, charged once, even racing', async () => {
+    const userId = newId(); // free: 5 charts
+    const small = { symbol: 'BINANCE:ETHUSDT', interval: '1h', width: 400, height: 300 };
+    const idempotencyKey = newId();
+    const once = () =>
+      callRpc(bus, ChartGenerate, { userId, request: small, idempotencyKey }, { timeoutMs: 30_000 });
+    const [a, b, c] = await Promise.all([once(), once(), once()]);
+    expect([b.chartId, c.chartId]).toEqual([a.chartId, a.chartId]);
+    const again = await once();
+    expect(again.chartId).toBe(a.chartId);
+    expect(again.metadata).toEqual({ ...a.metadata, expiresAt: again.metadata.expiresAt });
+    expect(again.quota).toEqual({ used: 1, limit: 5, remaining: 4 });
+    expect((await callRpc(bus, ChartList, { userId, limit: 50, offset: 0 })).pagination.total).toBe(1);
+    expect((await callRpc(bus, QuotaGet, { userId })).charts.used).toBe(1);
+    // Bulk: each item has its own key, from the request's and its index.
+    const key = newId();
+    const items = () =>
+      callRpc(
+        bus,
+        ChartBulkGenerate,
+        { userId, requests: [small, small], idempotencyKey: key },
+        { timeoutMs: 60_000 },
+      );
+    const first = await items();
+    const second = await items();
+    const ids = (r: typeof first) => r.results.map((x) => (x.success ? x.chart.chartId : x.error.code));
+    expect(ids(second)).toEqual(ids(first));
+    expect(new Set(ids(first)).size).toBe(2);
+    expect((await callRpc(bus, QuotaGet, { userId })).charts.used).toBe(3);
+  });
+
   describe('with chart-img.com configured', () => {
     let fake: FakeChartImg;
     const withChartImg = () =>

@@ -121,6 +121,12 @@ export class AnalysisWatch {
     });
   }
 
+  /** The outcome of a finished analysis, read once (e.g. a replayed request whose events are long gone). */
+  async read(userId: string, analysisId: string): Promise<Step | undefined> {
+    const record = await callRpc(this.bus, AnalysisGet, { userId, analysisId });
+    return stepsOf(record).find(isFinal);
+  }
+
   /** Events may have been missed: one read of each analysis someone listens to. */
   async catchUp(): Promise<void> {
     const pending = [...this.#listeners].map(([analysisId, set]) => ({

@@ -33,6 +33,8 @@ const GatewayEnv = z.object({
   USAGE_FLUSH_MS: env.int(1_000, 10, 60_000),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 50 * 1_048_576),
+  /** An `Idempotency-Key`'s lease: renewed while its request runs; a retry takes over a lapsed one. */
+  IDEMPOTENCY_LEASE_MS: env.int(15_000, 1_000, 600_000),
 });
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -79,6 +81,7 @@ export function loadGatewayConfig(source: Record<string, string | undefined>) {
     bodyLimit: e.BODY_LIMIT_BYTES,
     principalCache: { max: e.PRINCIPAL_CACHE_MAX, ttlMs: e.PRINCIPAL_CACHE_TTL_MS },
     usageFlushMs: e.USAGE_FLUSH_MS,
+    idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
   };
 }
 

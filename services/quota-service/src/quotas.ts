@@ -34,6 +34,16 @@ export class Quotas {
     return { reservationId: req.reservationId, granted: r.granted, quota: r.quota };
   }
 
+  /** The kind of quota a reservation holds, if it exists. */
+  async kindOf(reservationId: string): Promise<QuotaKind | undefined> {
+    const held = await this.ctx.db
+      .selectFrom('reservations')
+      .select('kind')
+      .where('id', '=', reservationId)
+      .executeTakeFirst();
+    return held?.kind;
+  }
+
   /** A flow's success event commits the reservation it made. */
   commit(reservationId: string | null) {
     return reservationId ? this.#store.commit(reservationId) : Promise.resolve('none');

@@ -10,7 +10,7 @@ import {
 } from '../rest/analysis.js';
 import { Interval } from '../rest/chart-config.js';
 import { QuotaCounter } from '../rest/common.js';
-import { defineRpc } from './index.js';
+import { defineRpc, WorkKey } from './index.js';
 
 /** A chart's analyses in brief, for `GET /v1/charts/:id` (design document). */
 export const AnalysisSummary = z.object({
@@ -88,6 +88,8 @@ export const AnalysisRequest = defineRpc(
     chartId: z.uuid(),
     prompt: z.string().max(4000).nullable().default(null),
     options: AnalyzeOptions,
+    /** With a key already used for this user: the analysis it created, not a new one. */
+    idempotencyKey: WorkKey,
   }),
   z.object({
     analysisId: z.uuid(),

@@ -11,7 +11,7 @@ import {
   TemplateListQuery,
   TemplateListResponse,
 } from '../rest/charts.js';
-import { defineRpc } from './index.js';
+import { defineRpc, WorkKey } from './index.js';
 
 // Every request names the caller: chart-service answers NOT_FOUND for another user's charts and
 // templates, so their existence is not revealed.
@@ -25,13 +25,14 @@ const TemplateRef = Caller.extend({ templateId: z.uuid() });
  */
 export const ChartGenerate = defineRpc(
   'svc.chart.generate',
-  Caller.extend({ request: z.record(z.string(), z.unknown()) }),
+  Caller.extend({ request: z.record(z.string(), z.unknown()), idempotencyKey: WorkKey }),
   GenerateChartResponse,
 );
 
 export const ChartBulkGenerate = defineRpc(
   'svc.chart.bulk',
-  Caller.extend({ requests: z.array(z.unknown()).min(1).max(MAX_BULK_CHARTS) }),
+  // Item i's key is `${idempotencyKey}:${i}`.
+  Caller.extend({ requests: z.array(z.unknown()).min(1).max(MAX_BULK_CHARTS), idempotencyKey: WorkKey }),
   BulkGenerateResponse,
 );
 

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { Plan, QuotaKind } from '../events/index.js';
 import { ErrorCode } from '../rest/common.js';
+import { RPC_SENDERS, type ServiceName } from './senders.js';
+
+export * from './senders.js';
 
 /** Every request/reply answer: `{ok: true, data}` or `{ok: false, error}`. */
 export const RpcError = z.object({
@@ -24,14 +27,28 @@ export interface RpcDefinition<Req extends z.ZodType = z.ZodType, Res extends z.
   readonly response: Res;
   /** `rpcReply(response)`, built once: zod compiles a schema on its first parse. */
   readonly reply: ReturnType<typeof rpcReply<Res>>;
+  /** Who may send it (`RPC_SENDERS`). */
+  readonly senders: readonly ServiceName[];
 }
 export const defineRpc = <Req extends z.ZodType, Res extends z.ZodType>(
   subject: string,
   request: Req,
   response: Res,
-): RpcDefinition<Req, Res> => ({ subject, request, response, reply: rpcReply(response) });
+): RpcDefinition<Req, Res> => ({
+  subject,
+  request,
+  response,
+  reply: rpcReply(response),
+  senders: RPC_SENDERS[subject] ?? [],
+});
 
 const Id = z.uuid();
+
+/**
+ * The work's idempotency key (the gateway's per-`Idempotency-Key` work id): stored with what is
+ * created, in the same transaction, so a retry answers what the first attempt made, charged once.
+ */
+export const WorkKey = z.string().min(1).max(200).optional();
 
 export const QuotaSnapshot = z.object({
   userId: Id,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { NatsAuth } from '../config.js';
 import { JetStreamBus } from './jetstream.js';
 import { MemoryBus } from './memory.js';
 import type { MessageBus } from './types.js';
@@ -17,6 +18,8 @@ export async function openBus(opts: {
   logger: Logger;
   prefix?: string;
   statePath?: string;
+  /** Credentials of a locked-down NATS: the streams are then checked, not created. */
+  auth?: NatsAuth;
 }): Promise<MessageBus> {
   if (!opts.natsUrl) return new MemoryBus(opts.logger, undefined, opts.statePath);
   const bus = await JetStreamBus.connect({
@@ -24,7 +27,14 @@ export async function openBus(opts: {
     name: opts.name,
     logger: opts.logger,
     streamPrefix: opts.prefix ? `${opts.prefix}_` : undefined,
+    auth: opts.auth,
   });
-  await bus.ensureStreams();
+  try {
+    if (opts.auth) await bus.checkStreams();
+    else await bus.ensureStreams();
+  } catch (err) {
+    await bus.close().catch(() => undefined);
+    throw err;
+  }
   return bus;
 }

@@ -13,15 +13,19 @@ import {
 } from '@nats-io/jetstream';
 import {
   connect,
+  credsAuthenticator,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
   nanos,
   headers as natsHeaders,
+  nkeyAuthenticator,
   RequestError,
   TimeoutError,
+  usernamePasswordAuthenticator,
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import type { NatsAuth } from '../config.js';
 import {
   BusError,
   type ConsumerSpec,
@@ -54,6 +58,22 @@ export interface JetStreamBusOptions {
   streamPrefix?: string;
   /** Window in which a repeated `Nats-Msg-Id` is dropped. */
   duplicateWindowMs?: number;
+  /**
+   * This service's credentials on a locked-down NATS. With them, `name` is its identity: requests
+   * go out on `<subject>.<name>` and replies come to `_INBOX.<name>.…`, as its permissions allow.
+   */
+  auth?: NatsAuth;
+}
+
+function authOptions(auth: NatsAuth | undefined, name: string) {
+  if (!auth) return {};
+  const authenticator =
+    auth.kind === 'password'
+      ? usernamePasswordAuthenticator(auth.user, auth.pass)
+      : auth.kind === 'creds'
+        ? credsAuthenticator(auth.creds)
+        : nkeyAuthenticator(auth.seed);
+  return { authenticator, inboxPrefix: `_INBOX.${name}` };
 }
 
 const toHeaderMap = (h: MsgHdrs | undefined): Headers => {
@@ -119,9 +139,35 @@ export class JetStreamBus implements MessageBus {
       reconnectTimeWait: 1_000,
       // Otherwise every request and publish builds an Error for its stack, costly on a hot path.
       noAsyncTraces: true,
+      ...authOptions(opts.auth, opts.name),
     });
     const jsm = await jetstreamManager(nc);
     return new JetStreamBus(nc, jetstream(nc), jsm, opts);
+  }
+
+  get identity(): string | undefined {
+    return this.opts.auth ? this.opts.name : undefined;
+  }
+
+  /**
+   * On a locked-down NATS the services do not create streams (only the provisioning user may):
+   * each one is checked to exist, with a message saying how to provision it when it does not.
+   */
+  async checkStreams(): Promise<void> {
+    const missing: string[] = [];
+    for (const key of Object.keys(STREAMS) as (keyof typeof STREAMS)[]) {
+      const name = this.streamName(key);
+      try {
+        await this.jsm.streams.info(name);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        missing.push(name);
+      }
+    }
+    if (missing.length)
+      throw new Error(
+        `NATS_URL: JetStream streams ${missing.join(', ')} do not exist; provision them first (see README, "NATS permissions")`,
+      );
   }
 
   streamName(stream: keyof typeof STREAMS): string {

@@ -92,6 +92,11 @@ export type RpcHandler = (payload: unknown, headers: Headers, signal: AbortSigna
  */
 export interface MessageBus {
   readonly kind: 'jetstream' | 'memory';
+  /**
+   * The service this connection authenticates as on a locked-down NATS (its credentials are
+   * set): requests go out on `<subject>.<identity>`, which only it may publish. Unset: open bus.
+   */
+  readonly identity?: string;
   /** Creates or updates the streams of `@chartwright/contracts` `STREAMS`. */
   ensureStreams(): Promise<void>;
   publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult>;

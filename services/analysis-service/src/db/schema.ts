@@ -38,6 +38,8 @@ export interface AnalysisTable {
   attempts: Generated<number>;
   /** When the latest delivery claimed the job. */
   claimed_at: Date | null;
+  /** The gateway's work id of the request that made it (a retry finds the analysis by it). */
+  idempotency_key: Generated<string | null>;
 }
 
 /** What analysis-service knows of charts, learnt from chart events. */

@@ -25,6 +25,8 @@ export interface ChartTable {
   analyses_count: Generated<number>;
   created_at: Generated<Date>;
   expires_at: Date | null;
+  /** The gateway's work id of the request that made it (a retry finds the chart by it). */
+  idempotency_key: Generated<string | null>;
 }
 
 export interface TemplateTable {

@@ -30,12 +30,20 @@ export interface IdempotencyKeyTable {
   user_id: string;
   key: string;
   request_hash: string;
-  state: 'running' | 'done';
+  /** `running`: its owner holds the lease; `pending`: the outcome is unknown (5xx, timeout, lost
+   * answer) and the next retry resolves it through the services; `done`: the answer is kept. */
+  state: 'running' | 'pending' | 'done';
   status_code: number | null;
   response_body: string | null;
   response_type: string | null;
   created_at: Generated<Date>;
   expires_at: Date;
+  /** A `running` key whose lease has run out belongs to an attempt that died. */
+  lease_until: Date | null;
+  /** The attempt holding the lease. */
+  owner: string | null;
+  /** Passed to the services as the work's idempotency key (per item for bulk). */
+  work_id: string | null;
 }
 
 export interface GatewayDb extends KitTables {

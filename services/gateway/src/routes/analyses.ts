@@ -92,12 +92,17 @@ export async function analysisRoutes(
         chartId: req.params.id,
         prompt: req.body.prompt ?? null,
         options: req.body.options,
+        idempotencyKey: req.idempotency?.workId,
       });
       // A drain ends the wait: the client gets 202 and the analysis's location.
+      // A replay (same Idempotency-Key) may name an analysis finished long ago: read it once.
+      const finished = accepted.status === 'completed' || accepted.status === 'failed';
       const outcome =
-        waitMs > 0
-          ? await ctx.analyses.outcome(caller.id, accepted.analysisId, waitMs, ctx.draining)
-          : undefined;
+        waitMs <= 0
+          ? undefined
+          : finished
+            ? await ctx.analyses.read(caller.id, accepted.analysisId)
+            : await ctx.analyses.outcome(caller.id, accepted.analysisId, waitMs, ctx.draining);
 
       // The ledger's analyses and tokens are not set here (200 or 202): quota-service counts each
       // analysis once, from its `analysis.completed`.

@@ -56,7 +56,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
       const data = await callRpc(
         ctx.bus,
         ChartGenerate,
-        { userId: caller.id, request: req.body },
+        { userId: caller.id, request: req.body, idempotencyKey: req.idempotency?.workId },
         { timeoutMs: GENERATE_TIMEOUT_MS },
       );
       req.usage = { chartsGenerated: 1 };
@@ -82,7 +82,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
       const data = await callRpc(
         ctx.bus,
         ChartBulkGenerate,
-        { userId: caller.id, requests: req.body.charts },
+        { userId: caller.id, requests: req.body.charts, idempotencyKey: req.idempotency?.workId },
         { timeoutMs: BULK_TIMEOUT_MS },
       );
       req.usage = { chartsGenerated: data.results.filter((r) => r.success).length };

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as init from './2026-11-27T00-00-00-init.js';
 import * as progress from './2026-12-01T00-00-00-progress.js';
 import * as claimedAt from './2026-12-02T00-00-00-claimed-at.js';
+import * as idempotencyKey from './2026-12-04T00-00-00-idempotency-key.js';
 import * as barWindow from './2026-12-05T00-00-00-bar-window.js';
 
 /** Frozen once merged; listed here so bundling keeps them. */
@@ -9,5 +10,6 @@ export const migrations: Record<string, Migration> = {
   '2026-11-27T00-00-00-init': init,
   '2026-12-01T00-00-00-progress': progress,
   '2026-12-02T00-00-00-claimed-at': claimedAt,
+  '2026-12-04T00-00-00-idempotency-key': idempotencyKey,
   '2026-12-05T00-00-00-bar-window': barWindow,
 };
