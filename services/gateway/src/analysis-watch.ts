@@ -82,7 +82,10 @@ export class AnalysisWatch {
   /** The outcome of `analysisId`, or undefined when `ms` pass first (or `signal` aborts: a drain). */
   outcome(userId: string, analysisId: string, ms: number, signal?: AbortSignal): Promise<Step | undefined> {
     return new Promise((resolve) => {
+      let ended = false;
       const end = (step: Step | undefined) => {
+        if (ended) return;
+        ended = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', giveUp);
         stop();
@@ -92,7 +95,13 @@ export class AnalysisWatch {
       const stop = this.listen(userId, analysisId, (step) => {
         if (isFinal(step)) end(step);
       });
-      const timer = setTimeout(giveUp, ms);
+      // At the end of the wait, one read: an outcome whose event this replica missed (its watch
+      // was being recovered after a reconnect) is still answered, not left to a 202.
+      const lastLook = () =>
+        void this.read(userId, analysisId)
+          .catch(() => undefined)
+          .then((step) => end(step));
+      const timer = setTimeout(lastLook, ms);
       if (signal?.aborted) giveUp();
       else signal?.addEventListener('abort', giveUp, { once: true });
     });

@@ -293,13 +293,6 @@ export class JetStreamBus implements MessageBus {
 
   async watch(spec: WatchSpec, handler: (m: WatchedMessage) => Promise<void> | void): Promise<Subscription> {
     const log = this.opts.logger;
-    // An ordered consumer: ephemeral, flow-controlled, recreated by the client from the last
-    // sequence it saw whenever it stalls (a reconnect, a server restart).
-    const consumer = await this.js.consumers.get(this.streamName(spec.stream), {
-      filter_subjects: this.subject(spec.filterSubject),
-      deliver_policy: DeliverPolicy.New,
-    });
-    const messages = await consumer.consume();
     const gap = () => {
       try {
         spec.onGap?.();
@@ -307,41 +300,80 @@ export class JetStreamBus implements MessageBus {
         log.error({ err }, 'watch gap handler failed');
       }
     };
-    const consumerStatus = (async () => {
-      for await (const s of messages.status()) {
-        if (s.type === 'ordered_consumer_recreated' || s.type === 'heartbeats_missed') gap();
+    // An ordered consumer: ephemeral, flow-controlled, recreated by the client from the last
+    // sequence it saw whenever it stalls (a reconnect). If the client gives up on it (a server
+    // restart can take the consumer and its stream state away for a while), a new one is made
+    // here, from then on, and the watcher is told of the gap.
+    const open = async () => {
+      const consumer = await this.js.consumers.get(this.streamName(spec.stream), {
+        filter_subjects: this.subject(spec.filterSubject),
+        deliver_policy: DeliverPolicy.New,
+      });
+      return consumer.consume();
+    };
+    let messages = await open();
+    let stopped = false;
+    const stopping = new AbortController();
+    const drain = async (current: typeof messages) => {
+      const status = (async () => {
+        for await (const s of current.status()) {
+          if (s.type === 'ordered_consumer_recreated' || s.type === 'heartbeats_missed') gap();
+        }
+      })().catch(() => undefined);
+      try {
+        for await (const m of current) {
+          const subject = this.unprefix(m.subject);
+          // Filtered here as well: a server before 2.10 may not apply the consumer's filter.
+          if (!subjectMatches(spec.filterSubject, subject)) continue;
+          try {
+            await handler({
+              subject,
+              data: m.data,
+              headers: toHeaderMap(m.headers),
+              streamSeq: m.seq,
+            });
+          } catch (err) {
+            log.error({ err, subject: m.subject }, 'watch handler failed');
+          }
+        }
+      } catch (err) {
+        if (!stopped) log.warn({ err, stream: spec.stream }, 'watch consumer ended; making a new one');
+      }
+      void status;
+    };
+    const loop = (async () => {
+      for (;;) {
+        await drain(messages);
+        if (stopped) return;
+        // Bounded by the stop: one attempt a second until the server has the stream again.
+        for (;;) {
+          await sleep(1_000, stopping.signal);
+          if (stopped) return;
+          try {
+            messages = await open();
+            break;
+          } catch (err) {
+            log.warn({ err, stream: spec.stream }, 'watch consumer not made yet; trying again');
+          }
+        }
+        gap();
       }
     })();
-    let stopped = false;
+    // After a reconnect the server may have lost the consumer (a restart), and the client's own
+    // recovery of it is not always prompt: start afresh (the loop above makes a new one and
+    // reports the gap, so watchers re-read what they wait for).
     const connectionStatus = (async () => {
       for await (const s of this.nc.status()) {
         if (stopped) break;
-        if (s.type === 'reconnect') gap();
-      }
-    })();
-    const loop = (async () => {
-      for await (const m of messages) {
-        const subject = this.unprefix(m.subject);
-        // Filtered here as well: a server before 2.10 may not apply the consumer's filter.
-        if (!subjectMatches(spec.filterSubject, subject)) continue;
-        try {
-          await handler({
-            subject,
-            data: m.data,
-            headers: toHeaderMap(m.headers),
-            streamSeq: m.seq,
-          });
-        } catch (err) {
-          log.error({ err, subject: m.subject }, 'watch handler failed');
-        }
+        if (s.type === 'reconnect') await messages.close().catch(() => undefined);
       }
     })();
     return {
       stop: async () => {
         stopped = true;
+        stopping.abort();
         await messages.close();
         await loop;
-        await consumerStatus.catch(() => undefined);
         // The connection status iterator ends with the connection or on its next event.
         void connectionStatus.catch(() => undefined);
       },
@@ -477,4 +509,17 @@ function isNotFound(err: unknown): boolean {
     e?.api_error?.err_code === 10014 ||
     /not found/i.test(String(e?.message ?? ''))
   );
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
