@@ -6,6 +6,9 @@ import {
   QuotaReserve,
   QuotaSetPlan,
   QuotaThresholdReached,
+  QuotaUsage,
+  UsageBatchRecorded,
+  UsageRecorded,
   UserPlanChanged,
   UserRegistered,
 } from '@chartwright/contracts';
@@ -218,5 +221,69 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     expect((await callRpc(tb.bus, QuotaCommit, { reservationId })).state).toBe('committed');
     expect((await callRpc(tb.bus, QuotaRelease, { reservationId })).state).toBe('committed');
     expect((await callRpc(tb.bus, QuotaGet, { userId })).analyses.used).toBe(4);
+  });
+
+  it('writes the ledger from usage batches and single requests, each event once', async () => {
+    const userId = newId();
+    const at = new Date().toISOString();
+    const day = at.slice(0, 10);
+    const batch = makeEvent(
+      UsageBatchRecorded,
+      {
+        userId,
+        endpoint: '/v1/user',
+        method: 'GET',
+        statusCode: 200,
+        count: 7,
+        durationMsSum: 14,
+        durationMsMax: 5,
+        chartsGenerated: 0,
+        analysesPerformed: 0,
+        tokensUsed: 0,
+        from: at,
+        to: at,
+      },
+      { source: 'test' },
+    );
+    const failed = makeEvent(
+      UsageBatchRecorded,
+      {
+        userId,
+        endpoint: '/v1/charts/generate',
+        method: 'POST',
+        statusCode: 429,
+        count: 2,
+        durationMsSum: 2,
+        durationMsMax: 1,
+        chartsGenerated: 0,
+        analysesPerformed: 0,
+        tokensUsed: 0,
+        from: at,
+        to: at,
+      },
+      { source: 'test' },
+    );
+    const single = makeEvent(
+      UsageRecorded,
+      {
+        userId,
+        endpoint: '/v1/charts/generate',
+        method: 'POST',
+        statusCode: 201,
+        durationMs: 3,
+        chartsGenerated: 1,
+        at,
+      },
+      { source: 'test' },
+    );
+    // The batch delivered twice (a redelivery) counts once.
+    for (const e of [batch, failed, single, batch]) await publishEvent(tb.bus, e);
+    const days = await eventually(async () => {
+      const r = await callRpc(tb.bus, QuotaUsage, { userId, from: day, to: day });
+      return r.days[0]?.requests === 10 ? r.days : null;
+    });
+    expect(days).toEqual([
+      { date: day, requests: 10, errors: 2, chartsGenerated: 1, analysesPerformed: 0, tokensUsed: 0 },
+    ]);
   });
 });
