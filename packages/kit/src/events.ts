@@ -13,6 +13,7 @@ import {
 } from './bus/types.js';
 import { isDatabaseUnavailable } from './db/faults.js';
 import { newId } from './ids.js';
+import { sleep } from './sleep.js';
 import { extractTraceContext, withSpan } from './telemetry.js';
 
 const encoder = new TextEncoder();
@@ -222,19 +223,6 @@ export async function consumeEvents(
       await sub.stop();
     },
   };
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /**

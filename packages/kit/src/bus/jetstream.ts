@@ -26,6 +26,7 @@ import {
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsAuth } from '../config.js';
+import { sleep } from '../sleep.js';
 import {
   BusError,
   type ConsumerSpec,
@@ -509,17 +510,4 @@ function isNotFound(err: unknown): boolean {
     e?.api_error?.err_code === 10014 ||
     /not found/i.test(String(e?.message ?? ''))
   );
-}
-
-/** Waits `ms`, or less when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
