@@ -104,7 +104,11 @@ describe.each(pairs)('webhooks [%s]', (_name, db, tb) => {
     // Another secret does not verify it.
     expect(() => verify(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, got!)).toThrow();
 
-    const list = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries`)).json().data;
+    // The attempt's outcome is recorded just after the receiver has the delivery (in batches).
+    const list = await eventually(async () => {
+      const data = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries`)).json().data;
+      return data.deliveries[0]?.status === 'succeeded' && data;
+    }, 10_000);
     expect(list.deliveries).toHaveLength(1);
     expect(list.deliveries[0]).toMatchObject({
       id: got!.headers['webhook-id'],
@@ -210,7 +214,12 @@ describe.each(pairs)('webhooks [%s]', (_name, db, tb) => {
     const got = await eventually(() => receiver.at(p).length >= 2 && receiver.at(p), 15_000);
     expect(got[0]!.headers['webhook-id']).toBe(got[1]!.headers['webhook-id']);
     verify(ep.secret, got[1]!);
-    const [d] = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries`)).json().data.deliveries;
+    // Recorded just after the receiver has the second attempt.
+    const d = await eventually(async () => {
+      const [first] = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries`)).json().data
+        .deliveries;
+      return first?.status === 'succeeded' && first;
+    }, 10_000);
     expect(d).toMatchObject({ status: 'succeeded', attempts: 2, lastStatusCode: 200 });
     const detail = (await stack.call(token, 'GET', `/v1/webhooks/${ep.id}/deliveries/${d.id}`)).json().data
       .delivery;
