@@ -56,6 +56,8 @@ export async function createStack(servers: { postgresUrl?: string; natsUrl?: str
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: `${prefix}:`,
     RATE_LIMIT_AUTH_PER_MIN: '1000',
+    // Tests never reach the internet: no Binance behind the default MARKET_DATA=auto.
+    MARKET_DATA: 'synthetic',
     DATABASE_POOL_MAX: '4',
     ...s3rver.env(bucket),
     SIGNING_SECRET: randomBytes(32).toString('hex'),

@@ -13,15 +13,18 @@ export class MarketDataError extends Error {
   readonly code: MarketDataErrorCode;
   /** For RATE_LIMITED: how long the upstream asked us to wait, when it said so. */
   readonly retryAfterMs: number | undefined;
+  /** For INVALID_REQUEST: the request field at fault, e.g. `end`. */
+  readonly field: string | undefined;
 
   constructor(
     code: MarketDataErrorCode,
     message: string,
-    opts: { cause?: unknown; retryAfterMs?: number } = {},
+    opts: { cause?: unknown; retryAfterMs?: number; field?: string } = {},
   ) {
     super(message, { cause: opts.cause });
     this.code = code;
     this.retryAfterMs = opts.retryAfterMs;
+    this.field = opts.field;
   }
 }
 

@@ -60,6 +60,7 @@ export {
   seededRandom,
 } from './providers/synthetic.js';
 export {
+  BINANCE_RETRY_MS,
   type ChartSeries,
   MarketData,
   type MarketDataConfig,

@@ -1,6 +1,6 @@
 import type { BarWindow, Interval } from '@chartwright/contracts';
 import { z } from 'zod';
-import { type Bar, type BarsResult, barCountFor, MAX_BARS } from './bars.js';
+import { addBars, type Bar, type BarsResult, barCountFor, MAX_BARS, splitSymbol } from './bars.js';
 import { MarketDataError } from './errors.js';
 import { BinanceProvider } from './providers/binance.js';
 import { CachedProvider } from './providers/cached.js';
@@ -18,8 +18,12 @@ export const WARM_UP_BARS = 150;
  * {@link marketDataConfig}.
  */
 export const MarketDataEnv = {
-  /** Where bars come from: a seeded generator (offline), Binance klines, or files. */
-  MARKET_DATA: z.enum(['synthetic', 'binance', 'file']).default('synthetic'),
+  /**
+   * Where bars come from: `auto` (Binance klines for `BINANCE:` symbols, synthetic bars with a
+   * warning when Binance cannot be reached and for other symbols), a seeded generator (offline),
+   * Binance klines only, or files.
+   */
+  MARKET_DATA: z.enum(['auto', 'synthetic', 'binance', 'file']).default('auto'),
   /** Folder of `EXCHANGE_TICKER_INTERVAL.csv|json` files, for MARKET_DATA=file. */
   MARKET_DATA_DIR: z.string().min(1).optional(),
   /** Seed of the synthetic bars of new charts (an analysis reads the seed from its chart). */
@@ -36,7 +40,7 @@ export const MarketDataEnv = {
 };
 
 export interface MarketDataConfig {
-  source: 'synthetic' | 'binance' | 'file';
+  source: 'auto' | 'synthetic' | 'binance' | 'file';
   dir?: string;
   seed: number;
   binanceBaseUrl?: string;
@@ -74,7 +78,15 @@ export interface ChartSeries extends BarsResult {
   window: BarWindow;
   /** Set when the bars may differ from the ones asked for. */
   warning?: string;
+  /** For the caller's answer: skipped rows or gaps in the bars, resampling, a fallback to synthetic. */
+  warnings: string[];
 }
+
+/** How long `auto` draws synthetic bars without asking Binance again after it failed. */
+export const BINANCE_RETRY_MS = 30_000;
+
+/** Binance failures after which `auto` falls back to synthetic bars (not a bad symbol or interval). */
+const UNREACHABLE = new Set(['UPSTREAM_ERROR', 'TIMEOUT', 'RATE_LIMITED']);
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -86,35 +98,120 @@ const iso = (t: number) => new Date(t).toISOString();
 export class MarketData {
   readonly #real: MarketDataProvider | undefined;
   #binance: MarketDataProvider | undefined;
+  /** `auto`: why Binance failed last, and until when it is not asked again. */
+  #binanceDown: { until: number; why: string } | undefined;
+  readonly #now: () => number;
 
-  constructor(private readonly cfg: MarketDataConfig) {
-    const cache = { ttlMs: cfg.cacheMs };
-    if (cfg.source === 'binance') {
-      this.#binance = new CachedProvider(
-        new RoutingProvider({ BINANCE: new BinanceProvider({ baseUrl: cfg.binanceBaseUrl }) }),
-        cache,
-      );
-      this.#real = this.#binance;
-    } else if (cfg.source === 'file') {
+  constructor(
+    private readonly cfg: MarketDataConfig,
+    opts: { onWarning?: (message: string) => void; now?: () => number } = {},
+  ) {
+    this.#now = opts.now ?? Date.now;
+    if (cfg.source === 'binance' || cfg.source === 'auto') this.#real = this.#binanceProvider();
+    else if (cfg.source === 'file') {
       // The file provider keeps its parsed files itself, until they change.
-      this.#real = new FileProvider(cfg.dir!);
+      this.#real = new FileProvider(cfg.dir!, { onWarning: opts.onWarning });
     }
   }
 
-  /** The bars to draw a chart of `c` at time `at`: the visible ones plus the warm-up. */
+  /**
+   * The bars to draw a chart of `c` at time `at`: the visible ones plus the warm-up, the newest
+   * opening at or before `c.end` (ISO 8601) when it is given. An `end` after `at`, or before the
+   * source's first bar, is an INVALID_REQUEST naming `end`.
+   */
   async forChart(
-    c: { symbol: string; interval: Interval; range?: string },
+    c: { symbol: string; interval: Interval; range?: string; end?: string },
     at: Date,
     signal?: AbortSignal,
   ): Promise<ChartSeries> {
-    const visible = barCountFor(c.range, c.interval, at.getTime());
+    const end = c.end === undefined ? undefined : Date.parse(c.end);
+    if (end !== undefined && !(end <= at.getTime()))
+      throw new MarketDataError(
+        'INVALID_REQUEST',
+        Number.isNaN(end) ? `end (${c.end}) is not a date` : `end (${c.end}) is in the future`,
+        { field: 'end' },
+      );
+    const visible = barCountFor(c.range, c.interval, end ?? at.getTime());
     const limit = Math.min(MAX_BARS, visible + WARM_UP_BARS);
-    if (!this.#real) {
-      const bars = generateBars(c.symbol, c.interval, limit, { seed: this.cfg.seed, end: at.getTime() });
-      return this.#series({ bars, source: 'synthetic', synthetic: true }, visible, this.cfg.seed);
-    }
-    const r = await this.#real.getBars({ symbol: c.symbol, interval: c.interval, limit, signal });
+    const synthetic = (warnings: string[]) => {
+      const bars = generateBars(c.symbol, c.interval, limit, {
+        seed: this.cfg.seed,
+        end: end ?? at.getTime(),
+      });
+      return this.#series({ bars, source: 'synthetic', synthetic: true, warnings }, visible, this.cfg.seed);
+    };
+    if (!this.#real) return synthetic([]);
+    const req = { symbol: c.symbol, interval: c.interval, limit, end, signal };
+    let r: BarsResult;
+    if (this.cfg.source === 'auto') {
+      if (splitSymbol(c.symbol).exchange !== 'BINANCE')
+        return synthetic([
+          `no real market data for ${c.symbol} (MARKET_DATA=auto fetches BINANCE: symbols only): the chart shows synthetic bars`,
+        ]);
+      const down = this.#binanceDown;
+      if (down && this.#now() < down.until) return synthetic([down.why]);
+      try {
+        r = await this.#real.getBars(req);
+        this.#binanceDown = undefined;
+      } catch (err) {
+        if (!(err instanceof MarketDataError) || !UNREACHABLE.has(err.code)) throw err;
+        const why = `Binance could not be reached (${err.message}): the chart shows synthetic bars`;
+        this.#binanceDown = { until: this.#now() + BINANCE_RETRY_MS, why };
+        return synthetic([why]);
+      }
+    } else r = await this.#real.getBars(req);
+    if (r.bars.length === 0 && end !== undefined)
+      throw new MarketDataError(
+        'INVALID_REQUEST',
+        `end (${c.end}) is before the data of ${c.symbol} starts`,
+        {
+          field: 'end',
+        },
+      );
     return this.#series(r, Math.min(visible, r.bars.length), null);
+  }
+
+  /**
+   * Bars after a chart's window, from the source it was drawn from: up to `count` opening after
+   * `window.to` (fewer when the data ends), e.g. to follow a signal to its outcome. Synthetic
+   * bars have no future that stays the same: an INVALID_REQUEST.
+   */
+  async barsAfter(
+    symbol: string,
+    interval: Interval,
+    window: BarWindow,
+    count: number,
+    signal?: AbortSignal,
+  ): Promise<BarsResult> {
+    if (window.synthetic)
+      throw new MarketDataError(
+        'INVALID_REQUEST',
+        'synthetic bars are made up: they have no bars after the window',
+      );
+    const start = addBars(Date.parse(window.to), interval, 1);
+    return this.#providerFor(window.source).getBars({ symbol, interval, start, limit: count, signal });
+  }
+
+  /**
+   * Real bars of a span of history, oldest first: up to `limit` (at most {@link MAX_RANGE_BARS})
+   * opening at or after `start` and at or before `end`, from the configured source (`auto`:
+   * Binance). With MARKET_DATA=synthetic there is no history: an INVALID_REQUEST.
+   */
+  async history(
+    q: { symbol: string; interval: Interval; start: number; end?: number; limit: number },
+    signal?: AbortSignal,
+  ): Promise<BarsResult> {
+    if (!this.#real)
+      throw new MarketDataError('INVALID_REQUEST', 'MARKET_DATA=synthetic has no market history');
+    return this.#real.getBars({ ...q, signal });
+  }
+
+  #binanceProvider(): MarketDataProvider {
+    this.#binance ??= new CachedProvider(
+      new RoutingProvider({ BINANCE: new BinanceProvider({ baseUrl: this.cfg.binanceBaseUrl }) }),
+      { ttlMs: this.cfg.cacheMs },
+    );
+    return this.#binance;
   }
 
   /**
@@ -153,15 +250,8 @@ export class MarketData {
   }
 
   #providerFor(source: string): MarketDataProvider {
-    if (this.#real && (source === this.cfg.source || source.startsWith(`${this.cfg.source}:`)))
-      return this.#real;
-    if (source === 'binance') {
-      this.#binance ??= new CachedProvider(
-        new RoutingProvider({ BINANCE: new BinanceProvider({ baseUrl: this.cfg.binanceBaseUrl }) }),
-        { ttlMs: this.cfg.cacheMs },
-      );
-      return this.#binance;
-    }
+    if (this.#real && this.cfg.source === 'file' && source.startsWith('file:')) return this.#real;
+    if (source === 'binance') return this.#binanceProvider();
     throw new MarketDataError(
       'UPSTREAM_ERROR',
       `the chart's bars came from ${source}, which this service is not set up to read (MARKET_DATA=${this.cfg.source})`,
@@ -176,6 +266,7 @@ export class MarketData {
       throw new MarketDataError('UPSTREAM_ERROR', 'the market data source returned no bars');
     return {
       ...r,
+      warnings: r.warnings ?? [],
       visible,
       window: {
         source: r.source,

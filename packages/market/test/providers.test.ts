@@ -69,7 +69,8 @@ describe('BinanceProvider against a local server answering like Binance', () => 
   });
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const provider = () => new BinanceProvider({ baseUrl, timeoutMs: 200 });
+  // Generous, so a busy machine does not time out; the slow case sets its own.
+  const provider = (timeoutMs = 5_000) => new BinanceProvider({ baseUrl, timeoutMs });
   const failure = async (p: Promise<unknown>) => {
     const err = await p.then(
       () => null,
@@ -128,7 +129,7 @@ describe('BinanceProvider against a local server answering like Binance', () => 
     expect(upstream.code).toBe('UPSTREAM_ERROR');
     expect(upstream.message).toContain('503');
     mode = 'slow';
-    expect((await failure(provider().getBars({ symbol: 'BINANCE:BTCUSDT', interval: '1h' }))).code).toBe(
+    expect((await failure(provider(200).getBars({ symbol: 'BINANCE:BTCUSDT', interval: '1h' }))).code).toBe(
       'TIMEOUT',
     );
     const ac = new AbortController();

@@ -63,7 +63,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       clock: systemClock,
       objects,
       analyst,
-      market: new MarketData(config.market),
+      market: new MarketData(config.market, { onWarning: (message) => logger.warn(message) }),
     };
     const events = new AnalysisEvents(relay, rt.bus, logger);
     const analyses = new Analyses(ctx, events);

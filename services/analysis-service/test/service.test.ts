@@ -119,6 +119,7 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
       ANALYSIS_MAX_ATTEMPTS: '3',
       ANALYSIS_RETRY_BACKOFF_MS: '50,100',
       ANALYSIS_SWEEP_INTERVAL_MS: '100',
+      MARKET_DATA: 'synthetic',
     };
     const rt = { bus: tb.bus, database: tdb.target, logger, env };
     services.push(await startQuotaService(rt));

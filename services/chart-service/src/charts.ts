@@ -106,6 +106,10 @@ export class Charts {
       const message = 'The chart-img renderer is not configured on this server; use renderer "builtin"';
       throw new ServiceError('VALIDATION_ERROR', message, [{ field: 'renderer', message }]);
     }
+    if (renderer === 'chart-img' && config.end !== undefined) {
+      const message = 'end (a historical chart) needs the built-in renderer: set renderer "builtin"';
+      throw new ServiceError('VALIDATION_ERROR', message, [{ field: 'end', message }]);
+    }
     return renderer;
   }
 
@@ -205,7 +209,8 @@ export class Charts {
               ]);
             throw err;
           });
-        warnings = rendered.warnings;
+        // The market data's own (a fallback to synthetic bars, skipped rows) first.
+        warnings = [...series.warnings, ...rendered.warnings];
         const key = chartObjectKey(userId, chartId, config.format);
         const sha256 = createHash('sha256').update(rendered.data).digest('hex');
         await this.d.objects.put(key, rendered.data, rendered.contentType);

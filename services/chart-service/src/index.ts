@@ -53,7 +53,7 @@ export const startChartService: ServiceFactory = async (rt): Promise<RunningServ
     clock: systemClock,
     objects,
     pool,
-    market: new MarketData(config.market),
+    market: new MarketData(config.market, { onWarning: (message) => logger.warn(message) }),
     chartImg,
   };
   const charts = new Charts(ctx, new ChartEvents(relay));

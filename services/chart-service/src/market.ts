@@ -10,7 +10,11 @@ export function marketError(err: unknown): unknown {
     case 'UNSUPPORTED_INTERVAL':
       return new ServiceError('VALIDATION_ERROR', err.message, [{ field: 'interval', message: err.message }]);
     case 'INVALID_REQUEST':
-      return new ServiceError('VALIDATION_ERROR', err.message);
+      return new ServiceError(
+        'VALIDATION_ERROR',
+        err.message,
+        err.field ? [{ field: err.field, message: err.message }] : undefined,
+      );
     case 'RATE_LIMITED':
       return new ServiceError(
         'RATE_LIMIT_EXCEEDED',

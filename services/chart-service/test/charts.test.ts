@@ -102,6 +102,7 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
       SIGNING_SECRET: SECRET,
       PUBLIC_URL: 'https://api.example.test',
       NODE_ENV: 'test',
+      MARKET_DATA: 'synthetic',
     };
     quota = await startQuotaService({ bus, database: tdb.target, logger, env });
     charts = await startChartService({ bus, database: tdb.target, logger, env });
@@ -666,6 +667,68 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
       }
       await eventually(async () => (await callRpc(bus, QuotaGet, { userId })).charts.used === 0);
       expect((await callRpc(bus, ChartList, { userId, limit: 10, offset: 0 })).pagination.total).toBe(0);
+    });
+  });
+
+  describe('with MARKET_DATA=auto or file', () => {
+    /** Another chart-service in place of the shared one for `body`, with `extra` env. */
+    const replacing = async (extra: Record<string, string>, body: () => Promise<void>) => {
+      const before = charts;
+      await before.stop();
+      const replica = await startChartService({
+        bus,
+        database: tdb.target,
+        logger,
+        env: { ...env, ...extra },
+      });
+      try {
+        await body();
+      } finally {
+        await replica.stop();
+        charts = await startChartService({ bus, database: tdb.target, logger, env });
+      }
+    };
+
+    it('falls back to labelled synthetic bars when Binance cannot be reached, and says why', async () => {
+      // Port 9 (discard) refuses the connection.
+      await replacing({ MARKET_DATA: 'auto', BINANCE_BASE_URL: 'http://127.0.0.1:9' }, async () => {
+        const answer = await generate(await pro(), { symbol: 'BINANCE:BTCUSDT', interval: '1h' });
+        expect(answer.metadata.synthetic).toBe(true);
+        expect(answer.warnings?.[0]).toMatch(
+          /^Binance could not be reached \(.*\): the chart shows synthetic bars$/,
+        );
+      });
+    });
+
+    it('draws a historical chart up to end from the files, and refuses an end outside the data', async () => {
+      const dir = path.resolve(import.meta.dirname, '../../../packages/market/test/fixtures/market');
+      await replacing({ MARKET_DATA: 'file', MARKET_DATA_DIR: dir }, async () => {
+        const userId = await pro();
+        const answer = await generate(userId, {
+          symbol: 'BINANCE:BTCUSDT',
+          interval: '4h',
+          end: '2020-11-21T10:30:00Z',
+        });
+        expect(answer.metadata.synthetic).toBe(false);
+        expect(answer.warnings).toContain('Binance_BTCUSDT_1h.csv: 1h bars resampled to 4h');
+        const made = () =>
+          events.find((e) => e.type === 'chart.generated' && (e.data as any).chartId === answer.chartId);
+        await eventually(async () => made() !== undefined);
+        expect((made()!.data as any).bars).toMatchObject({
+          source: 'file:Binance_BTCUSDT_1h.csv',
+          to: '2020-11-21T08:00:00.000Z',
+        });
+        for (const [end, problem] of [
+          ['2099-01-01T00:00:00Z', 'in the future'],
+          ['2019-01-01T00:00:00Z', 'before the data of BINANCE:BTCUSDT starts'],
+        ] as const) {
+          const err = await failure(generate(userId, { symbol: 'BINANCE:BTCUSDT', interval: '1h', end }));
+          expect(err.code).toBe('VALIDATION_ERROR');
+          expect(err.details).toMatchObject([{ field: 'end' }]);
+          expect(err.message).toContain(problem);
+        }
+        await eventually(async () => (await callRpc(bus, QuotaGet, { userId })).charts.used === 1);
+      });
     });
   });
 });

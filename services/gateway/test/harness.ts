@@ -36,6 +36,8 @@ export async function startHarness(
     ADMIN_PASSWORD: ADMIN.password,
     RATE_LIMIT_AUTH_PER_MIN: '100000',
     RATE_LIMIT_GENERAL_PER_MIN: '100000',
+    // Tests never reach the internet: no Binance behind the default MARKET_DATA=auto.
+    MARKET_DATA: 'synthetic',
     ...env,
   };
   const services = [await startQuotaService({ bus, database: db.target, logger, env: rtEnv })];

@@ -95,6 +95,12 @@ export const ChartConfig = z.object({
   symbol: MarketSymbol,
   interval: Interval,
   range: Range.optional(),
+  /**
+   * A historical chart: its newest bar is the one opening at or before this instant (ISO 8601),
+   * and an analysis of the chart reads exactly those bars. Built-in renderer only; not in the
+   * future, not before the data starts.
+   */
+  end: z.iso.datetime({ offset: true }).optional(),
   theme: Theme.default('dark'),
   style: ChartStyle.default('candle'),
   width: z.number().int().min(400).max(2048).default(1200),

@@ -24,6 +24,7 @@ export const ChartConfigPatch = z.object({
   symbol: MarketSymbol.optional(),
   interval: Interval.optional(),
   range: Range.optional(),
+  end: shape.end,
   theme: Theme.optional(),
   style: ChartStyle.optional(),
   width: shape.width.unwrap().optional(),
