@@ -70,6 +70,8 @@ export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       config: authLimit,
       schema: {
         tags: ['auth'],
+        operationId: 'signup',
+        errors: ['CONFLICT'],
         summary: 'Create an account',
         body: SignupRequest,
         response: { 201: successResponse(SignupResponse) },
@@ -89,6 +91,7 @@ export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       config: authLimit,
       schema: {
         tags: ['auth'],
+        operationId: 'login',
         summary: 'Log in with email and password',
         body: LoginRequest,
         response: { 200: successResponse(TokenResponse) },
