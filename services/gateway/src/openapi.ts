@@ -12,6 +12,11 @@ declare module 'fastify' {
      * `['FORBIDDEN']` for a route that checks a role or a signature. Documentation only.
      */
     errors?: readonly ErrorCode[];
+    /**
+     * The route honours `Prefer: respond-async`: its 202 carries `Location` (and
+     * `Preference-Applied`). Documentation only.
+     */
+    respondAsync?: boolean;
   }
 }
 
@@ -149,7 +154,7 @@ const TAGS: Record<string, string> = {
   files: 'Files behind signed, expiring links.',
 };
 
-const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: follow `Location`' };
+const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted' };
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -225,8 +230,10 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = (input) => {
   schema['x-cw-errors'] = errorStatuses(method, route.url, schema, route.config?.rateLimitBucket);
   schema['x-cw-parameters'] = [
     ...(secured && method === 'POST' ? ['IdempotencyKey'] : []),
-    ...(response[202] ? ['Prefer'] : []),
+    ...(schema.respondAsync ? ['Prefer'] : []),
   ];
+  if (schema.respondAsync) schema['x-cw-respond-async'] = true;
+  delete schema.respondAsync;
   // No body is read as `{}` (see plugins/input.ts): a body that `{}` satisfies is optional.
   const body = (input.schema as { body?: unknown } | undefined)?.body;
   if (body instanceof z.ZodType && body.safeParse({}).success) schema['x-cw-optional-body'] = true;
@@ -258,7 +265,7 @@ function finishDocument({ openapiObject }: { openapiObject: Json }): Json {
         if (res.description === 'Default Response') res.description = SUCCESS[status] ?? 'Success';
         res.headers = {
           ...RATE_LIMIT_HEADERS,
-          ...(status === '202'
+          ...(status === '202' && op['x-cw-respond-async']
             ? {
                 Location: { $ref: '#/components/headers/Location' },
                 'Preference-Applied': { $ref: '#/components/headers/Preference-Applied' },
@@ -270,6 +277,7 @@ function finishDocument({ openapiObject }: { openapiObject: Json }): Json {
       for (const status of (op['x-cw-errors'] as number[] | undefined) ?? [])
         responses[status] ??= { $ref: `#/components/responses/${ERROR_NAMES[status]}` };
       delete op['x-cw-errors'];
+      delete op['x-cw-respond-async'];
       const extra = ((op['x-cw-parameters'] as string[] | undefined) ?? []).map((name) => ({
         $ref: `#/components/parameters/${name}`,
       }));

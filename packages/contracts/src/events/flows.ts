@@ -10,6 +10,8 @@ export const EVENT_FLOWS: Readonly<
   Record<string, { sender: ServiceName | null; receivers: readonly ServiceName[] }>
 > = {
   'user.registered': { sender: 'gateway', receivers: ['quota-service', 'notification-service'] },
+  'user.verification_requested': { sender: 'gateway', receivers: ['notification-service'] },
+  'user.signup_attempted': { sender: 'gateway', receivers: ['notification-service'] },
   'user.plan_changed': { sender: 'gateway', receivers: ['gateway', 'quota-service'] },
   'user.api_key_revoked': { sender: 'gateway', receivers: ['gateway'] },
   'chart.generated': {

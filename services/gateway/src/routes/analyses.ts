@@ -71,6 +71,7 @@ export async function analysisRoutes(
       schema: {
         tags: ['analyses'],
         operationId: 'analyzeChart',
+        respondAsync: true,
         summary: 'Analyse a chart with AI',
         description:
           'Queues an AI analysis of the chart and, by default, waits up to `wait` seconds (default 30) for ' +
