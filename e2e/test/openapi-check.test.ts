@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkAnswer } from '@chartwright/kit/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkAnswer, checkedAnswers, specOf, takeViolations, watchGateway } from './openapi-check.js';
+import { checkedAnswers, specOf, takeViolations, watchGateway } from './openapi-check.js';
 import { api, createStack, type Stack } from './support.js';
 
 describe('every e2e answer is checked against the OpenAPI document [postgres] [jetstream]', () => {

@@ -1,5 +1,4 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import { checkAnswer, type OpenApiDocument } from '@chartwright/kit/testing';
 
 /**
  * Checks every answer of a gateway against the gateway's own `/openapi.json`, so the document and
@@ -9,24 +8,11 @@ import addFormats from 'ajv-formats';
  * is a violation that fails the test.
  */
 
-type Json = Record<string, unknown>;
-type Spec = Json & { paths: Record<string, Record<string, Json>> };
-
-export interface Answer {
-  method: string;
-  /** The path, without the query. */
-  path: string;
-  status: number;
-  /** The `content-type` header, if any. */
-  contentType: string | null;
-  /** The parsed JSON body, or the text. */
-  body: unknown;
-}
+type Spec = OpenApiDocument;
 
 const STATE_KEY = Symbol.for('chartwright.e2e.openapi-check');
 interface State {
   specs: Map<string, Spec>;
-  checkers: WeakMap<Spec, Checker>;
   pending: Set<Promise<void>>;
   violations: string[];
   checked: number;
@@ -38,7 +24,6 @@ const global = globalThis as Record<symbol, State | undefined>;
 // One state per worker, whichever copy of this module a test or the setup file loaded.
 global[STATE_KEY] ??= {
   specs: new Map(),
-  checkers: new WeakMap(),
   pending: new Set(),
   violations: [],
   checked: 0,
@@ -99,9 +84,13 @@ export function installSpecCheck(): void {
   };
 }
 
-function record(spec: Spec, answer: Answer, skipBody: boolean) {
+function record(
+  spec: Spec,
+  answer: { method: string; path: string; status: number; contentType: string | null; body: unknown },
+  skipBody: boolean,
+) {
   state.checked++;
-  for (const problem of checkerFor(spec).check(answer, { skipBody }))
+  for (const problem of checkAnswer(spec, answer, { skipBody }))
     state.violations.push(`${answer.method} ${answer.path} → ${answer.status}: ${problem}`);
 }
 
@@ -113,93 +102,3 @@ export async function takeViolations(): Promise<string[]> {
 
 /** How many answers were checked in this worker. */
 export const checkedAnswers = () => state.checked;
-
-export function checkAnswer(spec: Spec, answer: Answer): string[] {
-  return checkerFor(spec).check(answer);
-}
-
-function checkerFor(spec: Spec): Checker {
-  let c = state.checkers.get(spec);
-  if (!c) {
-    c = new Checker(spec);
-    state.checkers.set(spec, c);
-  }
-  return c;
-}
-
-const pointerPart = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
-
-class Checker {
-  private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
-  private readonly routes: {
-    method: string;
-    template: string;
-    exact: RegExp;
-    greedy: RegExp;
-    params: number;
-  }[] = [];
-
-  constructor(private readonly spec: Spec) {
-    addFormats.default(this.ajv);
-    this.ajv.addFormat('binary', true);
-    this.ajv.addSchema(spec as object, 'openapi.json');
-    for (const [template, ops] of Object.entries(spec.paths)) {
-      const parts = template.split(/\{[^}]+\}/).map((p) => p.replace(/[.*+?^$()|[\]\\]/g, '\\$&'));
-      const params = parts.length - 1;
-      const exact = new RegExp(`^${parts.join('[^/]+')}$`);
-      // The last parameter may hold slashes (`/v1/files/{path}`).
-      const greedy = new RegExp(`^${parts.slice(0, -1).join('[^/]+')}${params ? '.+' : ''}${parts.at(-1)}$`);
-      for (const method of Object.keys(ops))
-        this.routes.push({ method: method.toUpperCase(), template, exact, greedy, params });
-    }
-    // A fixed segment wins over a parameter (`/v1/charts/generate` over `/v1/charts/{id}`).
-    this.routes.sort((a, b) => a.params - b.params);
-  }
-
-  check(answer: Answer, opts: { skipBody?: boolean } = {}): string[] {
-    const candidates = this.routes.filter((r) => r.method === answer.method);
-    const route =
-      candidates.find((r) => r.exact.test(answer.path)) ?? candidates.find((r) => r.greedy.test(answer.path));
-    if (!route) {
-      // No such route: the server's own 404/405, which must still be the error envelope.
-      if (answer.status === 404 || answer.status === 405)
-        return this.validate('#/components/schemas/ErrorResponse', answer.body, opts);
-      return [`no operation documents ${answer.method} ${answer.path}`];
-    }
-    const at = `#/paths/${pointerPart(route.template)}/${route.method.toLowerCase()}/responses`;
-    const responses = this.resolve(at) as Record<string, Json>;
-    const key = [String(answer.status), `${String(answer.status)[0]}XX`, 'default'].find((k) => responses[k]);
-    if (!key) return [`status ${answer.status} is not documented for ${route.method} ${route.template}`];
-    let pointer = `${at}/${key}`;
-    let response = responses[key]!;
-    while (typeof response.$ref === 'string') {
-      pointer = response.$ref;
-      response = this.resolve(pointer) as Json;
-    }
-    const content = response.content as Record<string, Json> | undefined;
-    if (!content) return [];
-    const media = (answer.contentType ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!media) return [`no content-type, but ${Object.keys(content).join(', ')} is documented`];
-    if (!content[media])
-      return [`content-type ${media} is not documented (${Object.keys(content).join(', ')} is)`];
-    if (!media.includes('json')) return [];
-    return this.validate(`${pointer}/content/${pointerPart(media)}/schema`, answer.body, opts);
-  }
-
-  private validate(pointer: string, body: unknown, opts: { skipBody?: boolean }): string[] {
-    if (opts.skipBody) return [];
-    const validate = this.ajv.getSchema(`openapi.json${pointer}`);
-    if (!validate) return [`no schema at ${pointer}`];
-    if (validate(body)) return [];
-    return (validate.errors ?? []).map((e) => `body${e.instancePath} ${e.message} (${e.schemaPath})`);
-  }
-
-  private resolve(pointer: string): unknown {
-    let node: unknown = this.spec;
-    for (const raw of pointer.replace(/^#\//, '').split('/')) {
-      const part = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-      node = (node as Json | undefined)?.[part];
-    }
-    return node;
-  }
-}

@@ -156,7 +156,8 @@ const TAGS: Record<string, string> = {
 
 const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted' };
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+/** Methods whose body Fastify reads (a DELETE's too, when it has a content type). */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * The error statuses a route can answer, from its shape: every route may be rate limited (429),

@@ -45,6 +45,8 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
       schema: {
         tags: ['charts'],
         operationId: 'generateChart',
+        // An unknown `templateId`.
+        errors: ['NOT_FOUND'],
         summary: 'Generate a chart (a chart config, or a templateId with overrides)',
         description:
           'Studies and drawings use chart-img.com names. `url` is a signed link that works without a token until `metadata.expiresAt`.',
