@@ -17,6 +17,8 @@ declare module 'fastify' {
      * `Preference-Applied`). Documentation only.
      */
     respondAsync?: boolean;
+    /** The route may answer 302 to another location (an image still on chart-img.com's CDN). */
+    redirects?: boolean;
   }
 }
 
@@ -228,6 +230,13 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = (input) => {
       ),
     };
   delete schema.produces;
+  if (schema.redirects)
+    response[302] = {
+      description: 'Found: the content is at `Location`',
+      headers: { Location: { type: 'string', description: 'Where the content is.' } },
+      type: 'null',
+    };
+  delete schema.redirects;
   schema['x-cw-errors'] = errorStatuses(method, route.url, schema, route.config?.rateLimitBucket);
   schema['x-cw-parameters'] = [
     ...(secured && method === 'POST' ? ['IdempotencyKey'] : []),

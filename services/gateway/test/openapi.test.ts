@@ -103,6 +103,8 @@ describe('the OpenAPI document', () => {
       'image/png',
       'image/svg+xml',
     ]);
+    // Not copied yet from chart-img.com: a redirect to its CDN.
+    expect(op('get', '/v1/charts/{id}/image').responses['302']).toBeDefined();
     expect(Object.keys(op('get', '/v1/analyses/{id}/events').responses['200']!.content!)).toEqual([
       'text/event-stream',
     ]);

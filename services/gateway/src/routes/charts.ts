@@ -146,6 +146,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
         tags: ['charts'],
         operationId: 'getChartImage',
         produces: ['image/png', 'image/svg+xml'],
+        redirects: true,
         summary: "The chart's image (owner only)",
         params: ChartParams,
       },
