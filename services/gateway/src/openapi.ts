@@ -207,13 +207,13 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = (input) => {
     url: string;
   };
   const { route } = input;
+  out.schema ??= {};
   const schema = out.schema;
   if (schema.hide) return out;
   const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toUpperCase();
   const secured = !(Array.isArray(schema.security) && schema.security.length === 0);
   schema.operationId ??= deriveOperationId(method, route.url);
-  schema.response ??= {};
-  const response = schema.response as Json;
+  const response = (schema.response ?? {}) as Json;
   // A route answering something other than JSON lists its media types in `produces`: its 200 is
   // that content; its errors stay JSON.
   const produces = schema.produces as string[] | undefined;
@@ -237,6 +237,8 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = (input) => {
       type: 'null',
     };
   delete schema.redirects;
+  // None at all: @fastify/swagger documents a plain 200.
+  if (Object.keys(response).length) schema.response = response;
   schema['x-cw-errors'] = errorStatuses(method, route.url, schema, route.config?.rateLimitBucket);
   schema['x-cw-parameters'] = [
     ...(secured && method === 'POST' ? ['IdempotencyKey'] : []),

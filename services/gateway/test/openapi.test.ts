@@ -5,8 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { testEngines } from '@chartwright/kit/testing';
+import swagger from '@fastify/swagger';
+import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveOperationId } from '../src/openapi.js';
+import { z } from 'zod';
+import { deriveOperationId, publicRoutes, swaggerOptions } from '../src/openapi.js';
 import { type Harness, startHarness } from './harness.js';
 
 const { pairs } = await testEngines(afterAll);
@@ -133,4 +137,81 @@ describe('the OpenAPI document', () => {
     // Warnings are allowed only when the README justifies them; today there are none.
     expect(show('warn')).toEqual([]);
   }, 60_000);
+});
+
+describe('a route added without OpenAPI details', () => {
+  it('is documented from its shape: operationId, error answers, headers, security', async () => {
+    const app = Fastify();
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+    await app.register(swagger, swaggerOptions());
+    await app.register(async (open) => {
+      publicRoutes(open);
+      open.get('/v1/public/thing', { schema: { tags: ['files'], summary: 'x' } }, async () => ({}));
+    });
+    app.post(
+      '/v1/widgets/:id/export',
+      {
+        config: { rateLimitBucket: 'generate' },
+        schema: {
+          tags: ['charts'],
+          summary: 'y',
+          params: z.object({ id: z.uuid() }),
+          body: z.object({ format: z.enum(['pdf', 'csv']) }),
+          produces: ['application/pdf', 'text/csv'],
+        },
+      },
+      async () => '',
+    );
+    app.delete('/v1/bare/:id', async () => ({}));
+    await app.ready();
+    const doc = app.swagger() as unknown as Spec;
+    await app.close();
+
+    const open = doc.paths['/v1/public/thing']!.get!;
+    expect(open.operationId).toBe('getPublicThing');
+    expect(open.security).toEqual([]);
+    expect(Object.keys(open.responses)).toEqual(['200', '429', '500', '503']);
+
+    const exp = doc.paths['/v1/widgets/{id}/export']!.post!;
+    expect(exp.operationId).toBe('postWidgetsByIdExport');
+    expect(exp.security).toBeUndefined();
+    expect(Object.keys(exp.responses['200']!.content!)).toEqual(['application/pdf', 'text/csv']);
+    expect(Object.keys(exp.responses)).toEqual([
+      '200',
+      '400',
+      '401',
+      '402',
+      '404',
+      '409',
+      '413',
+      '415',
+      '422',
+      '429',
+      '500',
+      '502',
+      '503',
+      '504',
+    ]);
+    expect(exp.requestBody?.required).toBe(true);
+    expect(exp.parameters?.map((p) => p.$ref ?? p.name)).toEqual([
+      'id',
+      '#/components/parameters/IdempotencyKey',
+    ]);
+
+    // No schema at all: still a 200, an operationId and its error answers.
+    const bare = doc.paths['/v1/bare/{id}']!.delete!;
+    expect(bare.operationId).toBe('deleteBareById');
+    expect(Object.keys(bare.responses)).toEqual([
+      '200',
+      '401',
+      '404',
+      '413',
+      '415',
+      '429',
+      '500',
+      '503',
+      '504',
+    ]);
+  });
 });
