@@ -1,4 +1,4 @@
-import { checkAnswer, type OpenApiDocument } from '@chartwright/kit/testing';
+import { checkAnswer, type HttpAnswer, type OpenApiDocument } from '@chartwright/kit/testing';
 
 /**
  * Checks every answer of a gateway against the gateway's own `/openapi.json`, so the document and
@@ -84,11 +84,7 @@ export function installSpecCheck(): void {
   };
 }
 
-function record(
-  spec: Spec,
-  answer: { method: string; path: string; status: number; contentType: string | null; body: unknown },
-  skipBody: boolean,
-) {
+function record(spec: Spec, answer: HttpAnswer, skipBody: boolean) {
   state.checked++;
   for (const problem of checkAnswer(spec, answer, { skipBody }))
     state.violations.push(`${answer.method} ${answer.path} → ${answer.status}: ${problem}`);
