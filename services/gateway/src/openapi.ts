@@ -137,7 +137,25 @@ const components = {
               },
             }
           : {}),
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+        // The envelope, with the codes this status carries (a client can narrow on them).
+        content: {
+          'application/json': {
+            schema: {
+              allOf: [
+                { $ref: '#/components/schemas/ErrorResponse' },
+                {
+                  type: 'object',
+                  properties: {
+                    error: {
+                      type: 'object',
+                      properties: { code: { enum: CODES_BY_STATUS.get(Number(status)) ?? [] } },
+                    },
+                  },
+                },
+              ],
+            },
+          },
+        },
       },
     ]),
   ),
