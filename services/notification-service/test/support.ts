@@ -104,6 +104,8 @@ export async function startStack(
     DATA_DIR: dir,
     ANALYSIS_TMP_DIR: `${dir}/tmp`,
     S3_BUCKET: '',
+    // Tests never reach the internet: no Binance behind the default MARKET_DATA=auto.
+    MARKET_DATA: 'synthetic',
     ...env,
   };
   const objects = new FolderObjectStore(`${dir}/objects`);
