@@ -16,6 +16,8 @@ export interface BarsResult {
   /** e.g. `binance`, `file:BTCUSDT.csv`, `synthetic`. */
   source: string;
   synthetic: boolean;
+  /** Why the bars may not be what was asked for: skipped rows, gaps, resampling, a fallback. */
+  warnings?: string[];
 }
 
 export interface Series extends BarsResult {
@@ -25,6 +27,8 @@ export interface Series extends BarsResult {
 
 export const MAX_BARS = 1000;
 export const DEFAULT_BARS = 300;
+/** Most bars of one request that gives a `start` (a span of history, e.g. for a backtest). */
+export const MAX_RANGE_BARS = 50_000;
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -8,6 +8,7 @@ export {
   intervalMonths,
   intervalMs,
   MAX_BARS,
+  MAX_RANGE_BARS,
   type Series,
   splitSymbol,
 } from './bars.js';
@@ -23,10 +24,33 @@ export {
   resolveDrawing,
 } from './drawings/catalogue.js';
 export { CatalogueError, MarketDataError, type MarketDataErrorCode } from './errors.js';
+export {
+  type CleanBars,
+  cleanBars,
+  type Gap,
+  type Skipped,
+  type SkipReason,
+  SPIKE_FACTOR,
+} from './files/clean.js';
+export {
+  type FileFormat,
+  type ParsedRows,
+  parseCsvRows,
+  parseJsonRows,
+  parseTime,
+  type RawBar,
+} from './files/formats.js';
+export { type FileName, parseFileName } from './files/names.js';
+export { BarSeries } from './files/series.js';
 export { aggregateBars } from './providers/aggregate.js';
 export { BinanceProvider, type BinanceProviderOptions, parseKlines } from './providers/binance.js';
 export { CachedProvider, type CachedProviderOptions } from './providers/cached.js';
-export { FileProvider, parseCsv, parseJson } from './providers/file.js';
+export {
+  FileProvider,
+  type FileProviderOptions,
+  type FileReport,
+  type FileSeries,
+} from './providers/file.js';
 export { type BarsRequest, type MarketDataProvider, requestedBars } from './providers/provider.js';
 export { RoutingProvider } from './providers/routing.js';
 export {

@@ -96,7 +96,8 @@ export class MarketData {
       );
       this.#real = this.#binance;
     } else if (cfg.source === 'file') {
-      this.#real = new CachedProvider(new FileProvider(cfg.dir!), cache);
+      // The file provider keeps its parsed files itself, until they change.
+      this.#real = new FileProvider(cfg.dir!);
     }
   }
 

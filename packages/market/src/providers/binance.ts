@@ -1,5 +1,5 @@
 import type { Interval } from '@chartwright/contracts';
-import { type Bar, type BarsResult, splitSymbol } from '../bars.js';
+import { type Bar, type BarsResult, barOpenTime, splitSymbol } from '../bars.js';
 import { MarketDataError } from '../errors.js';
 import { aggregateBars } from './aggregate.js';
 import { type BarsRequest, type MarketDataProvider, requestedBars } from './provider.js';
@@ -57,14 +57,35 @@ export class BinanceProvider implements MarketDataProvider {
     if (!mapping) throw new MarketDataError('UNSUPPORTED_INTERVAL', `Unsupported interval ${req.interval}`);
     const [binanceInterval, perBar] = mapping;
     const wanted = requestedBars(req);
+    const base = `${this.#baseUrl}/api/v3/klines?symbol=${ticker}&interval=${binanceInterval}`;
+    const endTime = req.end === undefined ? '' : `&endTime=${Math.floor(req.end)}`;
+    if (req.start !== undefined) return this.#forward(req, base + endTime, wanted, perBar);
     // One extra bar per aggregate so that a partial first bucket can be dropped.
     const limit = Math.min(BINANCE_LIMIT, (wanted + (perBar > 1 ? 1 : 0)) * perBar);
-
-    const url = `${this.#baseUrl}/api/v3/klines?symbol=${ticker}&interval=${binanceInterval}&limit=${limit}${req.end === undefined ? '' : `&endTime=${Math.floor(req.end)}`}`;
-    const raw = await this.#request(url, req.signal);
+    const raw = await this.#request(`${base}&limit=${limit}${endTime}`, req.signal);
     let bars = parseKlines(raw);
     if (perBar > 1) bars = aggregateBars(bars, req.interval, perBar);
     return { bars: bars.slice(-wanted), source: 'binance', synthetic: false };
+  }
+
+  /** Bars from `req.start` on, a page of {@link BINANCE_LIMIT} klines at a time. */
+  async #forward(req: BarsRequest, url: string, wanted: number, perBar: number): Promise<BarsResult> {
+    const start = barOpenTime(req.start!, req.interval);
+    const need = wanted * perBar;
+    let klines: Bar[] = [];
+    for (let cursor = start; klines.length < need; ) {
+      const limit = Math.min(BINANCE_LIMIT, need - klines.length);
+      const page = parseKlines(await this.#request(`${url}&startTime=${cursor}&limit=${limit}`, req.signal));
+      klines = klines.concat(page);
+      if (page.length < limit) break;
+      cursor = page[page.length - 1]!.time + 1;
+    }
+    const bars = perBar > 1 ? aggregateBars(klines, req.interval, perBar) : klines;
+    return {
+      bars: bars.filter((b) => b.time >= req.start!).slice(0, wanted),
+      source: 'binance',
+      synthetic: false,
+    };
   }
 
   async #request(url: string, callerSignal: AbortSignal | undefined): Promise<unknown> {

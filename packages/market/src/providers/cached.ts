@@ -36,7 +36,7 @@ export class CachedProvider implements MarketDataProvider {
 
   async getBars(req: BarsRequest): Promise<BarsResult> {
     const limit = requestedBars(req);
-    const key = `${req.symbol}|${req.interval}|${limit}|${req.end ?? ''}`;
+    const key = `${req.symbol}|${req.interval}|${limit}|${req.end ?? ''}|${req.start ?? ''}`;
     const hit = this.#entries.get(key);
     if (hit && this.#now() - hit.at < this.#ttlMs) {
       // Re-insert to mark as recently used.
@@ -49,7 +49,7 @@ export class CachedProvider implements MarketDataProvider {
     let pending = this.#inflight.get(key);
     if (!pending) {
       pending = this.#inner
-        .getBars({ symbol: req.symbol, interval: req.interval, limit, end: req.end })
+        .getBars({ symbol: req.symbol, interval: req.interval, limit, end: req.end, start: req.start })
         .then((value) => {
           this.#store(key, value);
           return value;
@@ -71,7 +71,7 @@ export class CachedProvider implements MarketDataProvider {
 
 /** Callers get their own array, so one caller mutating bars cannot corrupt the cache. */
 function copy(r: BarsResult): BarsResult {
-  return { ...r, bars: r.bars.map((b) => ({ ...b })) };
+  return { ...r, bars: r.bars.map((b) => ({ ...b })), ...(r.warnings ? { warnings: [...r.warnings] } : {}) };
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {

@@ -1,107 +1,269 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Bar, type BarsResult, splitSymbol } from '../bars.js';
+import type { Interval } from '@chartwright/contracts';
+import { addBars, type BarsResult, intervalMonths, intervalMs, splitSymbol } from '../bars.js';
 import { MarketDataError } from '../errors.js';
+import { type CleanBars, cleanBars, type SkipReason } from '../files/clean.js';
+import { type FileFormat, type ParsedRows, parseCsvRows, parseJsonRows } from '../files/formats.js';
+import { type FileName, parseFileName } from '../files/names.js';
+import { BarSeries } from '../files/series.js';
+import { aggregateBars } from './aggregate.js';
 import { type BarsRequest, type MarketDataProvider, requestedBars } from './provider.js';
 
+export interface FileProviderOptions {
+  /** Told once per parse of a file with skipped rows or gaps (the service logs it). */
+  onWarning?: (message: string) => void;
+}
+
+/** A file as parsed and checked: what it holds and what was left out. */
+export interface FileReport {
+  name: string;
+  format: FileFormat;
+  /** Data rows in the file. */
+  rows: number;
+  bars: number;
+  unparseable: number;
+  skipped: Record<SkipReason, number>;
+  gaps: number;
+  missingBars: number;
+  from: string | null;
+  to: string | null;
+}
+
+/** The bars of one symbol at one interval, from its file, indexed. */
+export interface FileSeries {
+  series: BarSeries;
+  /** `file:<name>`, as bar windows name it. */
+  source: string;
+  report: FileReport;
+}
+
+interface Loaded {
+  stamp: string;
+  file: FileName;
+  clean: CleanBars;
+  report: FileReport;
+  /** The file's own bars, and those resampled to coarser intervals, built on first use. */
+  series: Map<string, BarSeries>;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
 /**
- * Bars from files in a folder. For `EXCHANGE:TICKER` at interval `I` it tries, in order,
- * `EXCHANGE_TICKER_I`, `TICKER_I`, `EXCHANGE_TICKER`, `TICKER`, each with `.csv` then `.json`.
- * CSV has a `time,open,high,low,close,volume` header; JSON is an array of such objects (or
- * `{bars: [...]}`, or Binance-style arrays). `time` may be ms or s since the epoch, or ISO 8601.
- * The file is served as-is: its bars are not resampled to the requested interval.
+ * Bars from a folder of files, read as they are downloaded: CryptoDataDownload CSVs
+ * (`Binance_BTCUSDT_1h.csv`, `Binance_BTCUSDT_d.csv`), Binance klines as CSV or JSON, Yahoo CSVs,
+ * or `time,open,high,low,close,volume`. The layout is told from the content; the name says
+ * `[EXCHANGE_]TICKER[_INTERVAL]` (exchange and ticker without case). A coarser interval is
+ * resampled from the finest file that divides it (1h → 4h, 1D); a name without an interval is
+ * served as-is for any interval.
+ *
+ * A file is parsed once and kept, cleaned and indexed, until its size or mtime changes, so a
+ * window of a long history costs a `stat` and a binary search. Bad rows are skipped and counted
+ * (see {@link cleanBars}); a result's `warnings` name the skipped rows and gaps inside its bars.
  */
 export class FileProvider implements MarketDataProvider {
-  constructor(private readonly dir: string) {}
+  readonly #dir: string;
+  readonly #onWarning: (message: string) => void;
+  readonly #files = new Map<string, { stamp: string; loaded: Promise<Loaded> }>();
+  #parses = 0;
+
+  constructor(dir: string, opts: FileProviderOptions = {}) {
+    this.#dir = dir;
+    this.#onWarning = opts.onWarning ?? (() => {});
+  }
+
+  /** How many times a file was read and parsed (tests check that windows reuse the parse). */
+  get parses(): number {
+    return this.#parses;
+  }
 
   async getBars(req: BarsRequest): Promise<BarsResult> {
-    const { exchange, ticker } = splitSymbol(req.symbol);
-    const safe = (s: string) => /^[A-Za-z0-9][A-Za-z0-9._!-]*$/.test(s) && !s.includes('..');
-    if (!safe(ticker) || (exchange && !safe(exchange))) {
-      throw new MarketDataError('UNKNOWN_SYMBOL', `No data file for ${req.symbol}`);
+    const { series, source, loaded, resampled } = await this.#resolve(req.symbol, req.interval);
+    const bars = series.window({ limit: requestedBars(req), start: req.start, end: req.end });
+    let warnings: string[] = [];
+    if (bars.length) {
+      // Rows skipped just before the first bar (e.g. the file's first row) belong to it too.
+      const before = series.bars[series.lowerBound(bars[0]!.time) - 1];
+      const from = before ? addBars(before.time, req.interval, 1) : Number.NEGATIVE_INFINITY;
+      warnings = this.#warnings(loaded, from, bars.at(-1)!.time, req.interval);
     }
-    const stems = exchange
-      ? [
-          `${exchange}_${ticker}_${req.interval}`,
-          `${ticker}_${req.interval}`,
-          `${exchange}_${ticker}`,
-          ticker,
-        ]
-      : [`${ticker}_${req.interval}`, ticker];
-    for (const stem of stems) {
-      for (const ext of ['csv', 'json'] as const) {
-        const name = `${stem}.${ext}`;
-        let text: string;
-        try {
-          text = await readFile(join(this.dir, name), 'utf8');
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw new MarketDataError('UPSTREAM_ERROR', `Cannot read ${name}`, { cause: err });
-        }
-        const end = req.end;
-        const bars = (ext === 'csv' ? parseCsv(text, name) : parseJson(text, name))
-          .filter((b) => end === undefined || b.time <= end)
-          .sort((a, b) => a.time - b.time);
-        return { bars: bars.slice(-requestedBars(req)), source: `file:${name}`, synthetic: false };
-      }
+    if (resampled)
+      warnings.unshift(`${loaded.file.name}: ${loaded.file.interval} bars resampled to ${req.interval}`);
+    return { bars, source, synthetic: false, ...(warnings.length ? { warnings } : {}) };
+  }
+
+  /** The whole indexed series (for backtests and outcome checks over long spans). */
+  async series(symbol: string, interval: Interval): Promise<FileSeries> {
+    const { series, source, loaded } = await this.#resolve(symbol, interval);
+    return { series, source, report: loaded.report };
+  }
+
+  async #resolve(symbol: string, interval: Interval) {
+    const file = await this.#pick(symbol, interval);
+    const loaded = await this.#load(file);
+    const resampled = file.interval !== null && file.interval !== interval;
+    let series = loaded.series.get(resampled ? interval : 'own');
+    if (!series) {
+      series = new BarSeries(
+        resampled
+          ? aggregateBars(loaded.clean.bars, interval, perBar(file.interval!, interval))
+          : loaded.clean.bars,
+      );
+      loaded.series.set(resampled ? interval : 'own', series);
     }
-    throw new MarketDataError('UNKNOWN_SYMBOL', `No data file for ${req.symbol}`);
+    if (series.length === 0)
+      throw new MarketDataError('UPSTREAM_ERROR', `${file.name} holds no usable bars for ${symbol}`);
+    return { series, source: `file:${file.name}`, loaded, resampled };
   }
-}
 
-const FIELDS = ['time', 'open', 'high', 'low', 'close', 'volume'] as const;
-
-function parseTime(v: unknown, where: string): number {
-  if (typeof v === 'number' || (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v.trim()))) {
-    const n = Number(v);
-    // Seconds since the epoch stay below 1e11 until the year 5138.
-    return n < 1e11 ? n * 1000 : n;
+  /** The file for `symbol` at `interval`: its own, else one to resample, else one without interval. */
+  async #pick(symbol: string, interval: Interval): Promise<FileName> {
+    const { exchange, ticker } = splitSymbol(symbol);
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch (err) {
+      throw new MarketDataError(
+        'UPSTREAM_ERROR',
+        `Cannot list the market data folder: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const same = (a: string | null, b: string) => a !== null && a.toLowerCase() === b.toLowerCase();
+    const files = names
+      .map(parseFileName)
+      .filter(
+        (f): f is FileName =>
+          f !== null && same(f.ticker, ticker) && (f.exchange === null || same(f.exchange, exchange)),
+      )
+      // A name with the exchange wins over one without; then CSV over JSON, as before.
+      .sort(
+        (a, b) => Number(b.exchange !== null) - Number(a.exchange !== null) || a.ext.localeCompare(b.ext),
+      );
+    const own = files.find((f) => f.interval === interval);
+    if (own) return own;
+    const finer = files
+      .filter((f) => f.interval !== null && divides(f.interval, interval))
+      .sort((a, b) => intervalMs(b.interval!) - intervalMs(a.interval!))[0];
+    if (finer) return finer;
+    const any = files.find((f) => f.interval === null);
+    if (any) return any;
+    if (files.length)
+      throw new MarketDataError(
+        'UNSUPPORTED_INTERVAL',
+        `The data files for ${symbol} hold ${[...new Set(files.map((f) => f.interval))].join(', ')} bars; ${interval} cannot be made from them`,
+      );
+    throw new MarketDataError('UNKNOWN_SYMBOL', `No data file for ${symbol}`);
   }
-  const t = typeof v === 'string' ? Date.parse(v) : Number.NaN;
-  if (Number.isNaN(t)) throw new MarketDataError('UPSTREAM_ERROR', `${where}: invalid time ${String(v)}`);
-  return t;
-}
 
-function toBar(values: Record<string, unknown>, where: string): Bar {
-  const bar = { time: parseTime(values.time, where) } as Bar;
-  for (const f of FIELDS.slice(1)) {
-    const n = Number(values[f] ?? (f === 'volume' ? 0 : Number.NaN));
-    if (!Number.isFinite(n)) throw new MarketDataError('UPSTREAM_ERROR', `${where}: invalid ${f}`);
-    bar[f] = n;
-  }
-  return bar;
-}
-
-export function parseCsv(text: string, name = 'csv'): Bar[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const header = (lines.shift() ?? '').split(',').map((h) => h.trim().toLowerCase());
-  const timeCol = header.findIndex((h) => h === 'time' || h === 'timestamp' || h === 'date');
-  if (timeCol < 0 || !['open', 'high', 'low', 'close'].every((f) => header.includes(f))) {
-    throw new MarketDataError('UPSTREAM_ERROR', `${name}: header must be time,open,high,low,close,volume`);
-  }
-  return lines.map((line, i) => {
-    const cells = line.split(',');
-    const values: Record<string, unknown> = {};
-    header.forEach((h, j) => {
-      values[j === timeCol ? 'time' : h] = cells[j]?.trim();
+  async #load(file: FileName): Promise<Loaded> {
+    const path = join(this.#dir, file.name);
+    let stamp: string;
+    try {
+      const s = await stat(path);
+      stamp = `${s.size}:${s.mtimeMs}`;
+    } catch (err) {
+      throw new MarketDataError('UPSTREAM_ERROR', `Cannot read ${file.name}`, { cause: err });
+    }
+    const hit = this.#files.get(path);
+    if (hit && hit.stamp === stamp) return hit.loaded;
+    const loaded = this.#parse(path, file, stamp);
+    this.#files.set(path, { stamp, loaded });
+    // A failed parse is not kept: the next request tries again (the file may be fixed by then).
+    loaded.catch(() => {
+      if (this.#files.get(path)?.loaded === loaded) this.#files.delete(path);
     });
-    return toBar(values, `${name} line ${i + 2}`);
-  });
+    return loaded;
+  }
+
+  async #parse(path: string, file: FileName, stamp: string): Promise<Loaded> {
+    this.#parses++;
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new MarketDataError('UPSTREAM_ERROR', `Cannot read ${file.name}`, { cause: err });
+    }
+    const parsed: ParsedRows =
+      file.ext === 'csv' ? parseCsvRows(text, file.name) : parseJsonRows(text, file.name);
+    const clean = cleanBars(parsed.rows, file.interval, { closedWeekends: parsed.format === 'yahoo' });
+    const skipped = { 'non-positive': 0, 'high-below-low': 0, duplicate: 0, spike: 0 } as Record<
+      SkipReason,
+      number
+    >;
+    for (const s of clean.skipped) skipped[s.reason]++;
+    const report: FileReport = {
+      name: file.name,
+      format: parsed.format,
+      rows: parsed.rows.length + parsed.unparseable,
+      bars: clean.bars.length,
+      unparseable: parsed.unparseable,
+      skipped,
+      gaps: clean.gaps.length,
+      missingBars: clean.gaps.reduce((n, g) => n + g.missing, 0),
+      from: clean.bars[0] ? iso(clean.bars[0].time) : null,
+      to: clean.bars.at(-1) ? iso(clean.bars.at(-1)!.time) : null,
+    };
+    const left = report.rows - report.bars;
+    if (left || report.gaps) {
+      const reasons = [
+        ...(report.unparseable ? [`${report.unparseable} unparseable`] : []),
+        ...Object.entries(skipped)
+          .filter(([, n]) => n)
+          .map(([r, n]) => `${n} ${r}`),
+      ];
+      this.#onWarning(
+        `${file.name}: ${report.bars} bars from ${report.rows} rows; skipped ${left}${reasons.length ? ` (${reasons.join(', ')})` : ''}; ${report.gaps} gaps (${report.missingBars} missing bars)`,
+      );
+    }
+    return { stamp, file, clean, report, series: new Map() };
+  }
+
+  /** Skipped rows and gaps inside the span of the returned bars. */
+  #warnings(loaded: Loaded, first: number, last: number, interval: Interval): string[] {
+    const end = addBars(last, interval, 1);
+    const out: string[] = [];
+    const skipped = loaded.clean.skipped.filter((s) => s.time >= first && s.time < end);
+    if (skipped.length) {
+      const by = new Map<string, number>();
+      for (const s of skipped) by.set(s.reason, (by.get(s.reason) ?? 0) + 1);
+      const what = [...by].map(([r, n]) => `${n} ${r}`).join(', ');
+      out.push(`${loaded.file.name}: ${skipped.length} rows skipped among these bars (${what})`);
+    }
+    const gaps = loaded.clean.gaps.filter((g) => g.before > first && g.after < end);
+    if (gaps.length) {
+      const missing = gaps.reduce((n, g) => n + g.missing, 0);
+      const where = gaps
+        .slice(0, 3)
+        .map((g) => `${g.missing} after ${iso(g.after)}`)
+        .join(', ');
+      out.push(
+        `${loaded.file.name}: ${missing} bars missing among these bars (${where}${gaps.length > 3 ? ', …' : ''})`,
+      );
+    }
+    return out;
+  }
 }
 
-export function parseJson(text: string, name = 'json'): Bar[] {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new MarketDataError('UPSTREAM_ERROR', `${name}: invalid JSON`, { cause: err });
-  }
-  const rows = Array.isArray(data) ? data : (data as { bars?: unknown })?.bars;
-  if (!Array.isArray(rows)) throw new MarketDataError('UPSTREAM_ERROR', `${name}: expected an array of bars`);
-  return rows.map((row, i) => {
-    const values = Array.isArray(row)
-      ? Object.fromEntries(FIELDS.map((f, j) => [f, row[j]]))
-      : (row as Record<string, unknown>);
-    return toBar(values, `${name} row ${i}`);
-  });
+/** Whether bars of `to` can be made of whole bars of `from`. */
+function divides(from: Interval, to: Interval): boolean {
+  const fromMonths = intervalMonths(from);
+  const toMonths = intervalMonths(to);
+  if (toMonths)
+    return fromMonths ? toMonths > fromMonths && toMonths % fromMonths === 0 : intervalMs(from) <= 86_400_000;
+  if (fromMonths) return false;
+  const a = intervalMs(from);
+  const b = intervalMs(to);
+  return b > a && b % a === 0;
+}
+
+/** Source bars in one full target bar; a first bucket with fewer is dropped (its open is wrong). */
+function perBar(from: Interval, to: Interval): number {
+  const fromMonths = intervalMonths(from);
+  const toMonths = intervalMonths(to);
+  if (toMonths && fromMonths) return toMonths / fromMonths;
+  if (toMonths) return Math.floor((28 * 86_400_000 * toMonths) / intervalMs(from));
+  return Math.round(intervalMs(to) / intervalMs(from));
 }

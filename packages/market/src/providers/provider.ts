@@ -1,5 +1,5 @@
 import type { Interval } from '@chartwright/contracts';
-import { type BarsResult, barCountFor, MAX_BARS } from '../bars.js';
+import { type BarsResult, barCountFor, MAX_BARS, MAX_RANGE_BARS } from '../bars.js';
 
 export interface BarsRequest {
   /** `EXCHANGE:TICKER`. */
@@ -11,6 +11,11 @@ export interface BarsRequest {
   limit?: number;
   /** The newest bar wanted opens at or before this time (ms); default: the latest bars. */
   end?: number;
+  /**
+   * Bars from this time (ms) on instead: the first `limit` opening at or after it (and at or
+   * before `end`), e.g. the bars after a signal. `limit` may then go up to {@link MAX_RANGE_BARS}.
+   */
+  start?: number;
   signal?: AbortSignal;
 }
 
@@ -20,7 +25,8 @@ export interface MarketDataProvider {
 }
 
 /** Number of bars a request asks for. */
-export function requestedBars(req: Pick<BarsRequest, 'range' | 'limit' | 'interval'>): number {
-  if (req.limit !== undefined) return Math.max(1, Math.min(MAX_BARS, Math.floor(req.limit)));
+export function requestedBars(req: Pick<BarsRequest, 'range' | 'limit' | 'interval' | 'start'>): number {
+  const max = req.start === undefined ? MAX_BARS : MAX_RANGE_BARS;
+  if (req.limit !== undefined) return Math.max(1, Math.min(max, Math.floor(req.limit)));
   return barCountFor(req.range, req.interval);
 }
