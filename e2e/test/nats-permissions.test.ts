@@ -20,6 +20,7 @@ const USERS = [
   'storage-service',
   'quota-service',
   'notification-service',
+  'outcome-service',
 ];
 const PASSWORD_VAR: Record<string, string> = {
   provision: 'NATS_PROVISION_PASSWORD',
