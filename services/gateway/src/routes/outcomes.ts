@@ -71,6 +71,7 @@ export async function outcomeRoutes(app: FastifyInstance, ctx: GatewayContext): 
         description: SCORECARD_NOTE,
         querystring: ScorecardQuery.omit({ model: true }),
         response: { 200: successResponse(ScorecardByModel) },
+        errors: ['FORBIDDEN'],
       },
     },
     async (req) => {
