@@ -94,6 +94,12 @@ export function buildProgram(): Command {
     .action(async (o, cmd: Command) => {
       const cw = await client(cmd);
       const s = await cw.auth.signup({ email: o.email, password: o.password, name: o.name });
+      if (!('token' in s)) {
+        // The server confirms the address first: nothing to save until the link is followed.
+        if (json(cmd)) print(true, s);
+        else process.stdout.write(`Check ${s.email} for a verification link, then run: chartwright login\n`);
+        return;
+      }
       const file = await saveCredentials({ url: cw.transport.options.baseUrl, token: s.token });
       if (json(cmd)) print(true, { user: s.user, expiresAt: s.expiresAt, saved: file });
       else process.stdout.write(`Signed up as ${s.user.email} (${s.user.plan}); token saved to ${file}\n`);

@@ -150,7 +150,7 @@ export class Chartwright {
   }
 
   readonly auth = {
-    /** Creates an account; answers a token and the user. */
+    /** Creates an account: a token and the user, or `{email, verification: 'sent'}` where the server verifies addresses first. */
     signup: async (body: SignupRequest) =>
       data(await this.api.POST('/v1/auth/signup', { body, fetch: this.via({ anonymous: true }) })),
     /** Answers a token for the account. */

@@ -40,6 +40,7 @@ describe('@chartwright/sdk against the embedded app [postgres] [jetstream] [redi
     const anonymous = new Chartwright({ baseUrl: app.url });
     const email = `sdk-${Date.now()}@example.com`;
     const session = await anonymous.auth.signup({ email, password: 'long enough password' });
+    if (!('user' in session)) throw new Error('signup asked for verification');
     expect(session.user.email).toBe(email);
     const login = await anonymous.auth.login({ email, password: 'long enough password' });
     const byToken = anonymous.withCredentials({ token: login.token });

@@ -15,52 +15,7 @@ export interface paths {
     options?: never;
     head?: never;
     /** Change a user's plan (admin only) */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            plan: 'free' | 'pro' | 'enterprise';
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                user: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  email: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string | null;
-                  /** @enum {string} */
-                  plan: 'free' | 'pro' | 'enterprise';
-                  /** @enum {string} */
-                  role: 'user' | 'admin';
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    patch: operations['setUserPlan'];
     trace?: never;
   };
   '/v1/analyses': {
@@ -71,57 +26,7 @@ export interface paths {
       cookie?: never;
     };
     /** The caller's analyses, newest first */
-    get: {
-      parameters: {
-        query?: {
-          chartId?: string;
-          limit?: number;
-          offset?: number;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                analyses: {
-                  /** Format: uuid */
-                  chartId: string;
-                  completedAt: string | null;
-                  confidence: number | null;
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  interval: string;
-                  recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
-                  /** @enum {string} */
-                  status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
-                  symbol: string;
-                  trend: ('bullish' | 'bearish' | 'neutral') | null;
-                }[];
-                pagination: {
-                  hasMore: boolean;
-                  limit: number;
-                  offset: number;
-                  total: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    get: operations['listAnalyses'];
     put?: never;
     post?: never;
     delete?: never;
@@ -138,80 +43,7 @@ export interface paths {
       cookie?: never;
     };
     /** One analysis: its status and, once completed, the signal */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                analysis: {
-                  analysisText?: string;
-                  /** Format: uuid */
-                  chartId: string;
-                  completedAt: string | null;
-                  confidence?: number;
-                  /** Format: date-time */
-                  createdAt: string;
-                  entryPrice?: number | null;
-                  error: {
-                    code: string;
-                    reason: string;
-                  } | null;
-                  /** Format: uuid */
-                  id: string;
-                  interval: string;
-                  keyLevels?: {
-                    resistance: number[];
-                    support: number[];
-                  };
-                  metadata: {
-                    model: string;
-                    processingTime: number;
-                    tokensUsed: number;
-                  } | null;
-                  options: {
-                    confidenceThreshold: number | null;
-                    includeRiskManagement: boolean;
-                    tradingStyle:
-                      | ('scalping' | 'day_trading' | 'swing_trading' | 'position_trading')
-                      | string;
-                  };
-                  prompt: string | null;
-                  /** @enum {string} */
-                  recommendation?: 'LONG' | 'SHORT' | 'NEUTRAL';
-                  riskRewardRatio?: number | null;
-                  signals?: string[];
-                  /** @enum {string} */
-                  status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
-                  stopLoss?: number | null;
-                  symbol: string;
-                  takeProfit?: number | null;
-                  /** @enum {string} */
-                  trend?: 'bullish' | 'bearish' | 'neutral';
-                  /** @default [] */
-                  warnings: string[];
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    get: operations['getAnalysis'];
     put?: never;
     post?: never;
     delete?: never;
@@ -231,26 +63,7 @@ export interface paths {
      * An analysis' progress as Server-Sent Events
      * @description A `text/event-stream`: one event per step (`queued`, `downloading`, `analysing`, then `completed` or `failed`, the event name being the status; `data` is JSON with `analysisId`, `status`, `at` and, at the end, `analysis` and `metadata` or `error`). The stream ends after the last step; for a finished analysis it replays the steps at once.
      */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-      };
-    };
+    get: operations['streamAnalysisEvents'];
     put?: never;
     post?: never;
     delete?: never;
@@ -267,83 +80,10 @@ export interface paths {
       cookie?: never;
     };
     /** The caller's active API keys */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                apiKeys: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  lastUsedAt: string | null;
-                  name: string;
-                  prefix: string;
-                }[];
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    get: operations['listApiKeys'];
     put?: never;
     /** Create an API key (the key is shown only in this answer) */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            name: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                apiKey: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  key: string;
-                  lastUsedAt: string | null;
-                  name: string;
-                  prefix: string;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    post: operations['createApiKey'];
     delete?: never;
     options?: never;
     head?: never;
@@ -361,38 +101,7 @@ export interface paths {
     put?: never;
     post?: never;
     /** Revoke an API key, at once */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** @enum {boolean} */
-                deleted: true;
-                /** Format: uuid */
-                id: string;
-              };
-              message: string;
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    delete: operations['revokeApiKey'];
     options?: never;
     head?: never;
     patch?: never;
@@ -408,41 +117,7 @@ export interface paths {
     get?: never;
     put?: never;
     /** Log in with email and password */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            email: string;
-            password: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** Format: date-time */
-                expiresAt: string;
-                token: string;
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    post: operations['login'];
     delete?: never;
     options?: never;
     head?: never;
@@ -458,55 +133,28 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Create an account */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            email: string;
-            name?: string;
-            password: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** Format: date-time */
-                expiresAt: string;
-                token: string;
-                user: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  email: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string | null;
-                  /** @enum {string} */
-                  plan: 'free' | 'pro' | 'enterprise';
-                  /** @enum {string} */
-                  role: 'user' | 'admin';
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
+    /**
+     * Create an account
+     * @description With address confirmation on (SIGNUP_VERIFY_EMAIL, the default in production) the answer is 202 and the same for every address; the link in the mail confirms the account. Otherwise the account is created at once (201 with a token) and a taken address is a 409.
+     */
+    post: operations['signup'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/auth/verify': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
     };
+    /** Confirm the address of a new account (the link in the sign-up mail) */
+    get: operations['verifyEmail'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -521,58 +169,7 @@ export interface paths {
       cookie?: never;
     };
     /** The caller's charts, newest first */
-    get: {
-      parameters: {
-        query?: {
-          limit?: number;
-          offset?: number;
-          status?: 'ready' | 'stored' | 'expired';
-          symbol?: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                charts: {
-                  analysesCount: number;
-                  /** Format: date-time */
-                  createdAt: string;
-                  expiresAt: string | null;
-                  /** Format: uuid */
-                  id: string;
-                  interval: string;
-                  /** @enum {string} */
-                  renderer: 'builtin' | 'chart-img';
-                  /** @enum {string} */
-                  status: 'ready' | 'stored' | 'expired';
-                  symbol: string;
-                  synthetic: boolean;
-                  url: string;
-                }[];
-                pagination: {
-                  hasMore: boolean;
-                  limit: number;
-                  offset: number;
-                  total: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    get: operations['listCharts'];
     put?: never;
     post?: never;
     delete?: never;
@@ -589,168 +186,11 @@ export interface paths {
       cookie?: never;
     };
     /** A chart with its config and analyses */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                analyses: {
-                  confidence: number | null;
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
-                  /** @enum {string} */
-                  status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
-                }[];
-                chart: {
-                  analysesCount: number;
-                  config: {
-                    /** @default [] */
-                    drawings: {
-                      input: {
-                        [key: string]: unknown;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default png
-                     * @enum {string}
-                     */
-                    format: 'png' | 'svg';
-                    /** @default 675 */
-                    height: number;
-                    /** @enum {string} */
-                    interval:
-                      | '1m'
-                      | '3m'
-                      | '5m'
-                      | '15m'
-                      | '30m'
-                      | '45m'
-                      | '1h'
-                      | '2h'
-                      | '3h'
-                      | '4h'
-                      | '6h'
-                      | '12h'
-                      | '1D'
-                      | '1W'
-                      | '1M'
-                      | '3M'
-                      | '6M'
-                      | '12M';
-                    /** @enum {string} */
-                    range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
-                    /** @enum {string} */
-                    renderer?: 'builtin' | 'chart-img';
-                    /** @default [] */
-                    studies: {
-                      input?: {
-                        [key: string]: number | string | boolean | null;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default candle
-                     * @enum {string}
-                     */
-                    style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-                    symbol: string;
-                    /**
-                     * @default dark
-                     * @enum {string}
-                     */
-                    theme: 'light' | 'dark';
-                    /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
-                    timezone?: string;
-                    /** @default 1200 */
-                    width: number;
-                  };
-                  /** Format: date-time */
-                  createdAt: string;
-                  expiresAt: string | null;
-                  /** @enum {string} */
-                  format: 'png' | 'svg';
-                  height: number;
-                  /** Format: uuid */
-                  id: string;
-                  interval: string;
-                  permanentUrl: string | null;
-                  range: string | null;
-                  /** @enum {string} */
-                  renderer: 'builtin' | 'chart-img';
-                  /** @enum {string} */
-                  status: 'ready' | 'stored' | 'expired';
-                  symbol: string;
-                  synthetic: boolean;
-                  url: string;
-                  width: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    get: operations['getChart'];
     put?: never;
     post?: never;
     /** Delete a chart, its analyses and its images */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** @enum {boolean} */
-                deleted: true;
-                /** Format: uuid */
-                id: string;
-              };
-              message: string;
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    delete: operations['deleteChart'];
     options?: never;
     head?: never;
     patch?: never;
@@ -769,106 +209,7 @@ export interface paths {
      * Analyse a chart with AI
      * @description Queues an AI analysis of the chart and, by default, waits up to `wait` seconds (default 30) for the result. With `wait=0`, `Prefer: respond-async`, or when the wait runs out, it answers 202 with the analysis id and a `Location` to poll (`GET /v1/analyses/:id`) or stream (`GET /v1/analyses/:id/events`). A failed analysis answers 502 with the reason.
      */
-    post: {
-      parameters: {
-        query?: {
-          wait?: number;
-        };
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            /**
-             * @default {
-             *       "includeRiskManagement": true,
-             *       "tradingStyle": "swing_trading"
-             *     }
-             */
-            options?: {
-              confidenceThreshold?: number;
-              /** @default true */
-              includeRiskManagement?: boolean;
-              /**
-               * @default swing_trading
-               * @enum {string}
-               */
-              tradingStyle?: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
-            };
-            prompt?: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                analysis: {
-                  analysisText: string;
-                  confidence: number;
-                  entryPrice: number | null;
-                  keyLevels: {
-                    resistance: number[];
-                    support: number[];
-                  };
-                  /** @enum {string} */
-                  recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
-                  riskRewardRatio: number | null;
-                  signals: string[];
-                  stopLoss: number | null;
-                  takeProfit: number | null;
-                  /** @enum {string} */
-                  trend: 'bullish' | 'bearish' | 'neutral';
-                  /** @default [] */
-                  warnings: string[];
-                };
-                /** Format: uuid */
-                analysisId: string;
-                metadata: {
-                  model: string;
-                  processingTime: number;
-                  tokensUsed: number;
-                };
-                quota: {
-                  limit: number | null;
-                  remaining: number | null;
-                  used: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-        /** @description Default Response */
-        202: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** Format: uuid */
-                analysisId: string;
-                /** @enum {string} */
-                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    post: operations['analyzeChart'];
     delete?: never;
     options?: never;
     head?: never;
@@ -883,26 +224,7 @@ export interface paths {
       cookie?: never;
     };
     /** The chart's image (owner only) */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-      };
-    };
+    get: operations['getChartImage'];
     put?: never;
     post?: never;
     delete?: never;
@@ -924,88 +246,7 @@ export interface paths {
      * Generate up to 50 charts; each item succeeds or fails on its own
      * @description Each item of `charts` is a generate request, validated on its own; each success counts against the monthly quota.
      */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            charts: {
-              [key: string]: unknown;
-            }[];
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                quota: {
-                  limit: number | null;
-                  remaining: number | null;
-                  used: number;
-                } | null;
-                results: (
-                  | {
-                      chart: {
-                        /** Format: uuid */
-                        chartId: string;
-                        metadata: {
-                          expiresAt: string | null;
-                          /** @enum {string} */
-                          format: 'PNG' | 'SVG';
-                          /** Format: date-time */
-                          generatedAt: string;
-                          /** @enum {string} */
-                          renderer: 'builtin' | 'chart-img';
-                          resolution: string;
-                          synthetic: boolean;
-                        };
-                        quota: {
-                          limit: number | null;
-                          remaining: number | null;
-                          used: number;
-                        };
-                        url: string;
-                        warnings?: string[];
-                      };
-                      index: number;
-                      /** @enum {boolean} */
-                      success: true;
-                    }
-                  | {
-                      error: {
-                        code: string;
-                        details?: unknown;
-                        message: string;
-                      };
-                      index: number;
-                      /** @enum {boolean} */
-                      success: false;
-                    }
-                )[];
-                summary: {
-                  failed: number;
-                  requested: number;
-                  succeeded: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
+    post: operations['generateCharts'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1025,16 +266,1988 @@ export interface paths {
      * Generate a chart (a chart config, or a templateId with overrides)
      * @description Studies and drawings use chart-img.com names. `url` is a signed link that works without a token until `metadata.expiresAt`.
      */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
+    post: operations['generateChart'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/files/{path}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Fetch a file through a signed link
+     * @description The `url` of a chart is a link to this route, signed and valid until `expires`. Answers the file itself; 403 for a bad or expired signature, 404 when the file is gone.
+     */
+    get: operations['getFile'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/notifications/unsubscribe': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Turn off the mails a signed link names (no login) */
+    get: operations['unsubscribeViaLink'];
+    put?: never;
+    /** Turn off the mails a signed link names (no login) */
+    post: operations['unsubscribe'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/templates': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller's templates, newest first */
+    get: operations['listTemplates'];
+    put?: never;
+    /** Save a chart config under a name */
+    post: operations['createTemplate'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/templates/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A template */
+    get: operations['getTemplate'];
+    put?: never;
+    post?: never;
+    /** Delete a template (charts made from it stay) */
+    delete: operations['deleteTemplate'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/user': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller */
+    get: operations['getUser'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/user/notifications': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Which mails the caller gets
+     * @description Defaults: quota warnings and webhook-disabled alerts on, analysis mails off.
+     */
+    get: operations['getNotificationSettings'];
+    /** Change mail preferences (settings not named keep their values) */
+    put: operations['updateNotificationSettings'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/user/quota': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** This month's usage and limits */
+    get: operations['getQuota'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/user/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Daily request counts (UTC); default the last 30 days */
+    get: operations['getUsage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller's endpoints (never their secrets) */
+    get: operations['listWebhooks'];
+    put?: never;
+    /**
+     * Register an endpoint (the secret is shown once)
+     * @description Deliveries are POSTs of `{type, timestamp, data}` signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). A 2xx within 15 s is success; otherwise retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h. https only; hosts on private, loopback, link-local, CGNAT or multicast addresses are refused.
+     */
+    post: operations['createWebhook'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint */
+    get: operations['getWebhook'];
+    put?: never;
+    post?: never;
+    /** Delete an endpoint; nothing pending is sent to it afterwards */
+    delete: operations['deleteWebhook'];
+    options?: never;
+    head?: never;
+    /** Change an endpoint (enabling it again restarts its failure clock) */
+    patch: operations['updateWebhook'];
+    trace?: never;
+  };
+  '/v1/webhooks/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** An endpoint's deliveries, newest first */
+    get: operations['listWebhookDeliveries'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks/{id}/deliveries/{deliveryId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A delivery with each attempt: time, status code, duration, first 1 KB of the answer */
+    get: operations['getWebhookDelivery'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks/{id}/deliveries/{deliveryId}/retry': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a delivery again now; answers it after the attempt */
+    post: operations['retryWebhookDelivery'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks/{id}/rotate-secret': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A new secret; for 24 h deliveries carry signatures by both */
+    post: operations['rotateWebhookSecret'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/webhooks/{id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a `webhook.test` event now; answers its delivery after the attempt */
+    post: operations['testWebhook'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+  schemas: {
+    ErrorResponse: {
+      error: {
+        /** @enum {string} */
+        code:
+          | 'UNAUTHORIZED'
+          | 'INVALID_TOKEN'
+          | 'FORBIDDEN'
+          | 'NOT_FOUND'
+          | 'VALIDATION_ERROR'
+          | 'RATE_LIMIT_EXCEEDED'
+          | 'QUOTA_EXCEEDED'
+          | 'CONFLICT'
+          | 'IDEMPOTENCY_KEY_REUSED'
+          | 'PAYLOAD_TOO_LARGE'
+          | 'UNSUPPORTED_MEDIA_TYPE'
+          | 'UPSTREAM_ERROR'
+          | 'SERVICE_UNAVAILABLE'
+          | 'TIMEOUT'
+          | 'INTERNAL';
+        details?: unknown;
+        message: string;
       };
-      requestBody: {
+      /** @constant */
+      success: false;
+    };
+  };
+  responses: {
+    /** @description The request is invalid (`details` lists each field, where it is and what is wrong). Codes: `VALIDATION_ERROR`. */
+    BadRequest: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'VALIDATION_ERROR';
+          };
+        };
+      };
+    };
+    /** @description A conflict with existing state, or a request with this `Idempotency-Key` still in progress (retry after `Retry-After`). Codes: `CONFLICT`. */
+    Conflict: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'CONFLICT';
+          };
+        };
+      };
+    };
+    /** @description The credentials do not allow this (a role, an API key where a login token is needed, a bad link signature). Codes: `FORBIDDEN`. */
+    Forbidden: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'FORBIDDEN';
+          };
+        };
+      };
+    };
+    /** @description This `Idempotency-Key` was used with a different request. Codes: `IDEMPOTENCY_KEY_REUSED`. */
+    IdempotencyKeyReused: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'IDEMPOTENCY_KEY_REUSED';
+          };
+        };
+      };
+    };
+    /** @description An unexpected error. Codes: `INTERNAL`. */
+    InternalError: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'INTERNAL';
+          };
+        };
+      };
+    };
+    /** @description No such resource, or it belongs to another user. Codes: `NOT_FOUND`. */
+    NotFound: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'NOT_FOUND';
+          };
+        };
+      };
+    };
+    /** @description The body is larger than the limit. Codes: `PAYLOAD_TOO_LARGE`. */
+    PayloadTooLarge: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'PAYLOAD_TOO_LARGE';
+          };
+        };
+      };
+    };
+    /** @description The plan's monthly quota is used up. Codes: `QUOTA_EXCEEDED`. */
+    QuotaExceeded: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'QUOTA_EXCEEDED';
+          };
+        };
+      };
+    };
+    /** @description A dependency is unavailable for a moment; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+    ServiceUnavailable: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'SERVICE_UNAVAILABLE';
+          };
+        };
+      };
+    };
+    /** @description A service or an upstream did not answer in time. Codes: `TIMEOUT`. */
+    Timeout: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'TIMEOUT';
+          };
+        };
+      };
+    };
+    /** @description Too many requests in this window; retry after `Retry-After` seconds. Codes: `RATE_LIMIT_EXCEEDED`. */
+    TooManyRequests: {
+      headers: {
+        'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+        'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+        'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'RATE_LIMIT_EXCEEDED';
+          };
+        };
+      };
+    };
+    /** @description No credentials, or an unknown, revoked or expired token or API key. Codes: `UNAUTHORIZED`, `INVALID_TOKEN`. */
+    Unauthorized: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'UNAUTHORIZED' | 'INVALID_TOKEN';
+          };
+        };
+      };
+    };
+    /** @description The body is not `application/json`. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+    UnsupportedMediaType: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'UNSUPPORTED_MEDIA_TYPE';
+          };
+        };
+      };
+    };
+    /** @description An upstream (the chart renderer, the model API, market data) failed. Codes: `UPSTREAM_ERROR`. */
+    UpstreamError: {
+      headers: {
+        'Retry-After': components['headers']['Retry-After'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['ErrorResponse'] & {
+          error?: {
+            /** @enum {unknown} */
+            code?: 'UPSTREAM_ERROR';
+          };
+        };
+      };
+    };
+  };
+  parameters: {
+    /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+    IdempotencyKey: string;
+    /** @description `respond-async`: answer 202 at once with a `Location`, without waiting for the result. */
+    Prefer: string;
+  };
+  requestBodies: never;
+  headers: {
+    /** @description Where to follow the accepted work (poll it with GET). */
+    Location: string;
+    /** @description `respond-async` when the request asked for it with `Prefer`. */
+    'Preference-Applied': string;
+    /** @description Requests allowed in the current window (the tightest limit that applies). */
+    'RateLimit-Limit': number;
+    /** @description Requests left in the current window. */
+    'RateLimit-Remaining': number;
+    /** @description Seconds until the window resets. */
+    'RateLimit-Reset': number;
+    /** @description Seconds to wait before retrying. */
+    'Retry-After': number;
+  };
+  pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+  setUserPlan: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @enum {string} */
+          plan: 'free' | 'pro' | 'enterprise';
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
         content: {
           'application/json': {
+            data: {
+              user: {
+                /** Format: date-time */
+                createdAt: string;
+                email: string;
+                /** Format: uuid */
+                id: string;
+                name: string | null;
+                /** @enum {string} */
+                plan: 'free' | 'pro' | 'enterprise';
+                /** @enum {string} */
+                role: 'user' | 'admin';
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  listAnalyses: {
+    parameters: {
+      query?: {
+        chartId?: string;
+        limit?: number;
+        offset?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analyses: {
+                /** Format: uuid */
+                chartId: string;
+                completedAt: string | null;
+                confidence: number | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                interval: string;
+                recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
+                /** @enum {string} */
+                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+                symbol: string;
+                trend: ('bullish' | 'bearish' | 'neutral') | null;
+              }[];
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getAnalysis: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analysis: {
+                analysisText?: string;
+                /** Format: uuid */
+                chartId: string;
+                completedAt: string | null;
+                confidence?: number;
+                /** Format: date-time */
+                createdAt: string;
+                entryPrice?: number | null;
+                error: {
+                  code: string;
+                  reason: string;
+                } | null;
+                /** Format: uuid */
+                id: string;
+                interval: string;
+                keyLevels?: {
+                  resistance: number[];
+                  support: number[];
+                };
+                metadata: {
+                  model: string;
+                  processingTime: number;
+                  tokensUsed: number;
+                } | null;
+                options: {
+                  confidenceThreshold: number | null;
+                  includeRiskManagement: boolean;
+                  tradingStyle: ('scalping' | 'day_trading' | 'swing_trading' | 'position_trading') | string;
+                };
+                prompt: string | null;
+                /** @enum {string} */
+                recommendation?: 'LONG' | 'SHORT' | 'NEUTRAL';
+                riskRewardRatio?: number | null;
+                signals?: string[];
+                /** @enum {string} */
+                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+                stopLoss?: number | null;
+                symbol: string;
+                takeProfit?: number | null;
+                /** @enum {string} */
+                trend?: 'bullish' | 'bearish' | 'neutral';
+                /** @default [] */
+                warnings: string[];
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  streamAnalysisEvents: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A stream of Server-Sent Events */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  listApiKeys: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              apiKeys: {
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                lastUsedAt: string | null;
+                name: string;
+                prefix: string;
+              }[];
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  createApiKey: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          name: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              apiKey: {
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                key: string;
+                lastUsedAt: string | null;
+                name: string;
+                prefix: string;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  revokeApiKey: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** @enum {boolean} */
+              deleted: true;
+              /** Format: uuid */
+              id: string;
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  login: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          email: string;
+          password: string;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: date-time */
+              expiresAt: string;
+              token: string;
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  signup: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          email: string;
+          name?: string;
+          password: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: date-time */
+              expiresAt: string;
+              token: string;
+              user: {
+                /** Format: date-time */
+                createdAt: string;
+                email: string;
+                /** Format: uuid */
+                id: string;
+                name: string | null;
+                /** @enum {string} */
+                plan: 'free' | 'pro' | 'enterprise';
+                /** @enum {string} */
+                role: 'user' | 'admin';
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      /** @description Accepted */
+      202: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              email: string;
+              /** @enum {string} */
+              verification: 'sent';
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  verifyEmail: {
+    parameters: {
+      query: {
+        token: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              user: {
+                /** Format: date-time */
+                createdAt: string;
+                email: string;
+                /** Format: uuid */
+                id: string;
+                name: string | null;
+                /** @enum {string} */
+                plan: 'free' | 'pro' | 'enterprise';
+                /** @enum {string} */
+                role: 'user' | 'admin';
+              };
+              /** @enum {boolean} */
+              verified: true;
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listCharts: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+        status?: 'ready' | 'stored' | 'expired';
+        symbol?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              charts: {
+                analysesCount: number;
+                /** Format: date-time */
+                createdAt: string;
+                expiresAt: string | null;
+                /** Format: uuid */
+                id: string;
+                interval: string;
+                /** @enum {string} */
+                renderer: 'builtin' | 'chart-img';
+                /** @enum {string} */
+                status: 'ready' | 'stored' | 'expired';
+                symbol: string;
+                synthetic: boolean;
+                url: string;
+              }[];
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getChart: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analyses: {
+                confidence: number | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
+                /** @enum {string} */
+                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+              }[];
+              chart: {
+                analysesCount: number;
+                config: {
+                  /** @default [] */
+                  drawings: {
+                    input: {
+                      [key: string]: unknown;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default png
+                   * @enum {string}
+                   */
+                  format: 'png' | 'svg';
+                  /** @default 675 */
+                  height: number;
+                  /** @enum {string} */
+                  interval:
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M';
+                  /** @enum {string} */
+                  range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
+                  /** @enum {string} */
+                  renderer?: 'builtin' | 'chart-img';
+                  /** @default [] */
+                  studies: {
+                    input?: {
+                      [key: string]: number | string | boolean | null;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default candle
+                   * @enum {string}
+                   */
+                  style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
+                  symbol: string;
+                  /**
+                   * @default dark
+                   * @enum {string}
+                   */
+                  theme: 'light' | 'dark';
+                  /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
+                  timezone?: string;
+                  /** @default 1200 */
+                  width: number;
+                };
+                /** Format: date-time */
+                createdAt: string;
+                expiresAt: string | null;
+                /** @enum {string} */
+                format: 'png' | 'svg';
+                height: number;
+                /** Format: uuid */
+                id: string;
+                interval: string;
+                permanentUrl: string | null;
+                range: string | null;
+                /** @enum {string} */
+                renderer: 'builtin' | 'chart-img';
+                /** @enum {string} */
+                status: 'ready' | 'stored' | 'expired';
+                symbol: string;
+                synthetic: boolean;
+                url: string;
+                width: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  deleteChart: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** @enum {boolean} */
+              deleted: true;
+              /** Format: uuid */
+              id: string;
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  analyzeChart: {
+    parameters: {
+      query?: {
+        wait?: number;
+      };
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        /** @description `respond-async`: answer 202 at once with a `Location`, without waiting for the result. */
+        Prefer?: components['parameters']['Prefer'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': {
+          /**
+           * @default {
+           *       "includeRiskManagement": true,
+           *       "tradingStyle": "swing_trading"
+           *     }
+           */
+          options?: {
+            confidenceThreshold?: number;
+            /** @default true */
+            includeRiskManagement?: boolean;
+            /**
+             * @default swing_trading
+             * @enum {string}
+             */
+            tradingStyle?: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+          };
+          prompt?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analysis: {
+                analysisText: string;
+                confidence: number;
+                entryPrice: number | null;
+                keyLevels: {
+                  resistance: number[];
+                  support: number[];
+                };
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                riskRewardRatio: number | null;
+                signals: string[];
+                stopLoss: number | null;
+                takeProfit: number | null;
+                /** @enum {string} */
+                trend: 'bullish' | 'bearish' | 'neutral';
+                /** @default [] */
+                warnings: string[];
+              };
+              /** Format: uuid */
+              analysisId: string;
+              metadata: {
+                model: string;
+                processingTime: number;
+                tokensUsed: number;
+              };
+              quota: {
+                limit: number | null;
+                remaining: number | null;
+                used: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      /** @description Accepted */
+      202: {
+        headers: {
+          Location: components['headers']['Location'];
+          'Preference-Applied': components['headers']['Preference-Applied'];
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: uuid */
+              analysisId: string;
+              /** @enum {string} */
+              status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['QuotaExceeded'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getChartImage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The content (image/png, image/svg+xml) */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'image/png': string;
+          'image/svg+xml': string;
+        };
+      };
+      /** @description Found: the content is at `Location` */
+      302: {
+        headers: {
+          /** @description Where the content is. */
+          Location?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  generateCharts: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          charts: {
+            [key: string]: unknown;
+          }[];
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              quota: {
+                limit: number | null;
+                remaining: number | null;
+                used: number;
+              } | null;
+              results: (
+                | {
+                    chart: {
+                      /** Format: uuid */
+                      chartId: string;
+                      metadata: {
+                        expiresAt: string | null;
+                        /** @enum {string} */
+                        format: 'PNG' | 'SVG';
+                        /** Format: date-time */
+                        generatedAt: string;
+                        /** @enum {string} */
+                        renderer: 'builtin' | 'chart-img';
+                        resolution: string;
+                        synthetic: boolean;
+                      };
+                      quota: {
+                        limit: number | null;
+                        remaining: number | null;
+                        used: number;
+                      };
+                      url: string;
+                      warnings?: string[];
+                    };
+                    index: number;
+                    /** @enum {boolean} */
+                    success: true;
+                  }
+                | {
+                    error: {
+                      code: string;
+                      details?: unknown;
+                      message: string;
+                    };
+                    index: number;
+                    /** @enum {boolean} */
+                    success: false;
+                  }
+              )[];
+              summary: {
+                failed: number;
+                requested: number;
+                succeeded: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['QuotaExceeded'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  generateChart: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          drawings?: {
+            input: {
+              [key: string]: unknown;
+            };
+            name: string;
+            override?: {
+              [key: string]: unknown;
+            };
+          }[];
+          /** @enum {string} */
+          format?: 'png' | 'svg';
+          height?: number;
+          /** @enum {string} */
+          interval?:
+            | '1m'
+            | '3m'
+            | '5m'
+            | '15m'
+            | '30m'
+            | '45m'
+            | '1h'
+            | '2h'
+            | '3h'
+            | '4h'
+            | '6h'
+            | '12h'
+            | '1D'
+            | '1W'
+            | '1M'
+            | '3M'
+            | '6M'
+            | '12M';
+          /** @enum {string} */
+          range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
+          /** @enum {string} */
+          renderer?: 'builtin' | 'chart-img';
+          studies?: {
+            input?: {
+              [key: string]: number | string | boolean | null;
+            };
+            name: string;
+            override?: {
+              [key: string]: unknown;
+            };
+          }[];
+          /** @enum {string} */
+          style?: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
+          symbol?: string;
+          /** Format: uuid */
+          templateId?: string;
+          /** @enum {string} */
+          theme?: 'light' | 'dark';
+          /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
+          timezone?: string;
+          width?: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: uuid */
+              chartId: string;
+              metadata: {
+                expiresAt: string | null;
+                /** @enum {string} */
+                format: 'PNG' | 'SVG';
+                /** Format: date-time */
+                generatedAt: string;
+                /** @enum {string} */
+                renderer: 'builtin' | 'chart-img';
+                resolution: string;
+                synthetic: boolean;
+              };
+              quota: {
+                limit: number | null;
+                remaining: number | null;
+                used: number;
+              };
+              url: string;
+              warnings?: string[];
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['QuotaExceeded'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getFile: {
+    parameters: {
+      query?: {
+        expires?: string;
+        signature?: string;
+      };
+      header?: never;
+      path: {
+        path: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The content (image/png, image/svg+xml, application/pdf, text/csv) */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/pdf': string;
+          'image/png': string;
+          'image/svg+xml': string;
+          'text/csv': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      403: components['responses']['Forbidden'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  unsubscribeViaLink: {
+    parameters: {
+      query: {
+        token: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              email: {
+                analysisCompleted: boolean;
+                analysisFailed: boolean;
+                quotaWarnings: boolean;
+                webhookDisabled: boolean;
+              };
+              /** @enum {string} */
+              unsubscribed: 'analysisCompleted' | 'analysisFailed' | 'quotaWarnings' | 'webhookDisabled';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  unsubscribe: {
+    parameters: {
+      query: {
+        token: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              email: {
+                analysisCompleted: boolean;
+                analysisFailed: boolean;
+                quotaWarnings: boolean;
+                webhookDisabled: boolean;
+              };
+              /** @enum {string} */
+              unsubscribed: 'analysisCompleted' | 'analysisFailed' | 'quotaWarnings' | 'webhookDisabled';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  listTemplates: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
+              };
+              templates: {
+                config: {
+                  /** @default [] */
+                  drawings: {
+                    input: {
+                      [key: string]: unknown;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default png
+                   * @enum {string}
+                   */
+                  format: 'png' | 'svg';
+                  /** @default 675 */
+                  height: number;
+                  /** @enum {string} */
+                  interval:
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M';
+                  /** @enum {string} */
+                  range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
+                  /** @enum {string} */
+                  renderer?: 'builtin' | 'chart-img';
+                  /** @default [] */
+                  studies: {
+                    input?: {
+                      [key: string]: number | string | boolean | null;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default candle
+                   * @enum {string}
+                   */
+                  style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
+                  symbol: string;
+                  /**
+                   * @default dark
+                   * @enum {string}
+                   */
+                  theme: 'light' | 'dark';
+                  /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
+                  timezone?: string;
+                  /** @default 1200 */
+                  width: number;
+                };
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                /** Format: date-time */
+                updatedAt: string;
+              }[];
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  createTemplate: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          config: {
+            /** @default [] */
             drawings?: {
               input: {
                 [key: string]: unknown;
@@ -1044,11 +2257,15 @@ export interface paths {
                 [key: string]: unknown;
               };
             }[];
-            /** @enum {string} */
+            /**
+             * @default png
+             * @enum {string}
+             */
             format?: 'png' | 'svg';
+            /** @default 675 */
             height?: number;
             /** @enum {string} */
-            interval?:
+            interval:
               | '1m'
               | '3m'
               | '5m'
@@ -1071,6 +2288,7 @@ export interface paths {
             range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
             /** @enum {string} */
             renderer?: 'builtin' | 'chart-img';
+            /** @default [] */
             studies?: {
               input?: {
                 [key: string]: number | string | boolean | null;
@@ -1080,980 +2298,548 @@ export interface paths {
                 [key: string]: unknown;
               };
             }[];
-            /** @enum {string} */
+            /**
+             * @default candle
+             * @enum {string}
+             */
             style?: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-            symbol?: string;
-            /** Format: uuid */
-            templateId?: string;
-            /** @enum {string} */
+            symbol: string;
+            /**
+             * @default dark
+             * @enum {string}
+             */
             theme?: 'light' | 'dark';
             /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
             timezone?: string;
+            /** @default 1200 */
             width?: number;
+          };
+          name: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              template: {
+                config: {
+                  /** @default [] */
+                  drawings: {
+                    input: {
+                      [key: string]: unknown;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default png
+                   * @enum {string}
+                   */
+                  format: 'png' | 'svg';
+                  /** @default 675 */
+                  height: number;
+                  /** @enum {string} */
+                  interval:
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M';
+                  /** @enum {string} */
+                  range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
+                  /** @enum {string} */
+                  renderer?: 'builtin' | 'chart-img';
+                  /** @default [] */
+                  studies: {
+                    input?: {
+                      [key: string]: number | string | boolean | null;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default candle
+                   * @enum {string}
+                   */
+                  style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
+                  symbol: string;
+                  /**
+                   * @default dark
+                   * @enum {string}
+                   */
+                  theme: 'light' | 'dark';
+                  /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
+                  timezone?: string;
+                  /** @default 1200 */
+                  width: number;
+                };
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                /** Format: date-time */
+                updatedAt: string;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** Format: uuid */
-                chartId: string;
-                metadata: {
-                  expiresAt: string | null;
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getTemplate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              template: {
+                config: {
+                  /** @default [] */
+                  drawings: {
+                    input: {
+                      [key: string]: unknown;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default png
+                   * @enum {string}
+                   */
+                  format: 'png' | 'svg';
+                  /** @default 675 */
+                  height: number;
                   /** @enum {string} */
-                  format: 'PNG' | 'SVG';
-                  /** Format: date-time */
-                  generatedAt: string;
+                  interval:
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M';
                   /** @enum {string} */
-                  renderer: 'builtin' | 'chart-img';
-                  resolution: string;
-                  synthetic: boolean;
+                  range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
+                  /** @enum {string} */
+                  renderer?: 'builtin' | 'chart-img';
+                  /** @default [] */
+                  studies: {
+                    input?: {
+                      [key: string]: number | string | boolean | null;
+                    };
+                    name: string;
+                    override?: {
+                      [key: string]: unknown;
+                    };
+                  }[];
+                  /**
+                   * @default candle
+                   * @enum {string}
+                   */
+                  style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
+                  symbol: string;
+                  /**
+                   * @default dark
+                   * @enum {string}
+                   */
+                  theme: 'light' | 'dark';
+                  /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
+                  timezone?: string;
+                  /** @default 1200 */
+                  width: number;
                 };
-                quota: {
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                name: string;
+                /** Format: date-time */
+                updatedAt: string;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  deleteTemplate: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** @enum {boolean} */
+              deleted: true;
+              /** Format: uuid */
+              id: string;
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getUser: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              user: {
+                /** Format: date-time */
+                createdAt: string;
+                email: string;
+                /** Format: uuid */
+                id: string;
+                name: string | null;
+                /** @enum {string} */
+                plan: 'free' | 'pro' | 'enterprise';
+                /** @enum {string} */
+                role: 'user' | 'admin';
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getNotificationSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              email: {
+                analysisCompleted: boolean;
+                analysisFailed: boolean;
+                quotaWarnings: boolean;
+                webhookDisabled: boolean;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  updateNotificationSettings: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          email: {
+            analysisCompleted?: boolean;
+            analysisFailed?: boolean;
+            quotaWarnings?: boolean;
+            webhookDisabled?: boolean;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              email: {
+                analysisCompleted: boolean;
+                analysisFailed: boolean;
+                quotaWarnings: boolean;
+                webhookDisabled: boolean;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getQuota: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** @enum {string} */
+              plan: 'free' | 'pro' | 'enterprise';
+              quota: {
+                analyses: {
                   limit: number | null;
                   remaining: number | null;
                   used: number;
                 };
-                url: string;
-                warnings?: string[];
+                charts: {
+                  limit: number | null;
+                  remaining: number | null;
+                  used: number;
+                };
+                /** Format: date-time */
+                resetAt: string;
               };
-              /** @enum {boolean} */
-              success: true;
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
-  '/v1/files/{*}': {
+  getUsage: {
     parameters: {
-      query?: never;
+      query?: {
+        from?: string;
+        to?: string;
+      };
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /**
-     * Fetch a file through a signed link
-     * @description The `url` of a chart is a link to this route, signed and valid until `expires`. Answers the file itself; 403 for a bad or expired signature, 404 when the file is gone.
-     */
-    get: {
-      parameters: {
-        query?: {
-          expires?: string;
-          signature?: string;
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
         };
-        header?: never;
-        path: {
-          '*': string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content?: never;
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/notifications/unsubscribe': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Turn off the mails a signed link names (no login) */
-    get: {
-      parameters: {
-        query: {
-          token: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                email: {
-                  analysisCompleted: boolean;
-                  analysisFailed: boolean;
-                  quotaWarnings: boolean;
-                  webhookDisabled: boolean;
-                };
-                /** @enum {string} */
-                unsubscribed: 'analysisCompleted' | 'analysisFailed' | 'quotaWarnings' | 'webhookDisabled';
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    /** Turn off the mails a signed link names (no login) */
-    post: {
-      parameters: {
-        query: {
-          token: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                email: {
-                  analysisCompleted: boolean;
-                  analysisFailed: boolean;
-                  quotaWarnings: boolean;
-                  webhookDisabled: boolean;
-                };
-                /** @enum {string} */
-                unsubscribed: 'analysisCompleted' | 'analysisFailed' | 'quotaWarnings' | 'webhookDisabled';
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/templates': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The caller's templates, newest first */
-    get: {
-      parameters: {
-        query?: {
-          limit?: number;
-          offset?: number;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                pagination: {
-                  hasMore: boolean;
-                  limit: number;
-                  offset: number;
-                  total: number;
-                };
-                templates: {
-                  config: {
-                    /** @default [] */
-                    drawings: {
-                      input: {
-                        [key: string]: unknown;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default png
-                     * @enum {string}
-                     */
-                    format: 'png' | 'svg';
-                    /** @default 675 */
-                    height: number;
-                    /** @enum {string} */
-                    interval:
-                      | '1m'
-                      | '3m'
-                      | '5m'
-                      | '15m'
-                      | '30m'
-                      | '45m'
-                      | '1h'
-                      | '2h'
-                      | '3h'
-                      | '4h'
-                      | '6h'
-                      | '12h'
-                      | '1D'
-                      | '1W'
-                      | '1M'
-                      | '3M'
-                      | '6M'
-                      | '12M';
-                    /** @enum {string} */
-                    range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
-                    /** @enum {string} */
-                    renderer?: 'builtin' | 'chart-img';
-                    /** @default [] */
-                    studies: {
-                      input?: {
-                        [key: string]: number | string | boolean | null;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default candle
-                     * @enum {string}
-                     */
-                    style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-                    symbol: string;
-                    /**
-                     * @default dark
-                     * @enum {string}
-                     */
-                    theme: 'light' | 'dark';
-                    /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
-                    timezone?: string;
-                    /** @default 1200 */
-                    width: number;
-                  };
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string;
-                  /** Format: date-time */
-                  updatedAt: string;
-                }[];
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    /** Save a chart config under a name */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
         content: {
           'application/json': {
-            config: {
-              /** @default [] */
-              drawings?: {
-                input: {
-                  [key: string]: unknown;
-                };
-                name: string;
-                override?: {
-                  [key: string]: unknown;
-                };
-              }[];
-              /**
-               * @default png
-               * @enum {string}
-               */
-              format?: 'png' | 'svg';
-              /** @default 675 */
-              height?: number;
-              /** @enum {string} */
-              interval:
-                | '1m'
-                | '3m'
-                | '5m'
-                | '15m'
-                | '30m'
-                | '45m'
-                | '1h'
-                | '2h'
-                | '3h'
-                | '4h'
-                | '6h'
-                | '12h'
-                | '1D'
-                | '1W'
-                | '1M'
-                | '3M'
-                | '6M'
-                | '12M';
-              /** @enum {string} */
-              range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
-              /** @enum {string} */
-              renderer?: 'builtin' | 'chart-img';
-              /** @default [] */
-              studies?: {
-                input?: {
-                  [key: string]: number | string | boolean | null;
-                };
-                name: string;
-                override?: {
-                  [key: string]: unknown;
-                };
-              }[];
-              /**
-               * @default candle
-               * @enum {string}
-               */
-              style?: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-              symbol: string;
-              /**
-               * @default dark
-               * @enum {string}
-               */
-              theme?: 'light' | 'dark';
-              /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
-              timezone?: string;
-              /** @default 1200 */
-              width?: number;
-            };
-            name: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                template: {
-                  config: {
-                    /** @default [] */
-                    drawings: {
-                      input: {
-                        [key: string]: unknown;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default png
-                     * @enum {string}
-                     */
-                    format: 'png' | 'svg';
-                    /** @default 675 */
-                    height: number;
-                    /** @enum {string} */
-                    interval:
-                      | '1m'
-                      | '3m'
-                      | '5m'
-                      | '15m'
-                      | '30m'
-                      | '45m'
-                      | '1h'
-                      | '2h'
-                      | '3h'
-                      | '4h'
-                      | '6h'
-                      | '12h'
-                      | '1D'
-                      | '1W'
-                      | '1M'
-                      | '3M'
-                      | '6M'
-                      | '12M';
-                    /** @enum {string} */
-                    range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
-                    /** @enum {string} */
-                    renderer?: 'builtin' | 'chart-img';
-                    /** @default [] */
-                    studies: {
-                      input?: {
-                        [key: string]: number | string | boolean | null;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default candle
-                     * @enum {string}
-                     */
-                    style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-                    symbol: string;
-                    /**
-                     * @default dark
-                     * @enum {string}
-                     */
-                    theme: 'light' | 'dark';
-                    /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
-                    timezone?: string;
-                    /** @default 1200 */
-                    width: number;
-                  };
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string;
-                  /** Format: date-time */
-                  updatedAt: string;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/templates/{id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** A template */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                template: {
-                  config: {
-                    /** @default [] */
-                    drawings: {
-                      input: {
-                        [key: string]: unknown;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default png
-                     * @enum {string}
-                     */
-                    format: 'png' | 'svg';
-                    /** @default 675 */
-                    height: number;
-                    /** @enum {string} */
-                    interval:
-                      | '1m'
-                      | '3m'
-                      | '5m'
-                      | '15m'
-                      | '30m'
-                      | '45m'
-                      | '1h'
-                      | '2h'
-                      | '3h'
-                      | '4h'
-                      | '6h'
-                      | '12h'
-                      | '1D'
-                      | '1W'
-                      | '1M'
-                      | '3M'
-                      | '6M'
-                      | '12M';
-                    /** @enum {string} */
-                    range?: '1D' | '5D' | '7D' | '1M' | '3M' | '6M' | 'YTD' | '1Y' | '5Y' | 'ALL' | 'DYNAMIC';
-                    /** @enum {string} */
-                    renderer?: 'builtin' | 'chart-img';
-                    /** @default [] */
-                    studies: {
-                      input?: {
-                        [key: string]: number | string | boolean | null;
-                      };
-                      name: string;
-                      override?: {
-                        [key: string]: unknown;
-                      };
-                    }[];
-                    /**
-                     * @default candle
-                     * @enum {string}
-                     */
-                    style: 'candle' | 'bar' | 'line' | 'area' | 'hollowCandle' | 'heikinAshi';
-                    symbol: string;
-                    /**
-                     * @default dark
-                     * @enum {string}
-                     */
-                    theme: 'light' | 'dark';
-                    /** @description IANA time zone of the time axis for intraday intervals (daily and longer bars are labelled by date); default Etc/UTC */
-                    timezone?: string;
-                    /** @default 1200 */
-                    width: number;
-                  };
-                  /** Format: date-time */
-                  createdAt: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string;
-                  /** Format: date-time */
-                  updatedAt: string;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    /** Delete a template (charts made from it stay) */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** @enum {boolean} */
-                deleted: true;
-                /** Format: uuid */
-                id: string;
-              };
-              message: string;
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/user': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The caller */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                user: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  email: string;
-                  /** Format: uuid */
-                  id: string;
-                  name: string | null;
-                  /** @enum {string} */
-                  plan: 'free' | 'pro' | 'enterprise';
-                  /** @enum {string} */
-                  role: 'user' | 'admin';
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/user/notifications': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Which mails the caller gets
-     * @description Defaults: quota warnings and webhook-disabled alerts on, analysis mails off.
-     */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                email: {
-                  analysisCompleted: boolean;
-                  analysisFailed: boolean;
-                  quotaWarnings: boolean;
-                  webhookDisabled: boolean;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    /** Change mail preferences (settings not named keep their values) */
-    put: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
-        content: {
-          'application/json': {
-            email: {
-              analysisCompleted?: boolean;
-              analysisFailed?: boolean;
-              quotaWarnings?: boolean;
-              webhookDisabled?: boolean;
-            };
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                email: {
-                  analysisCompleted: boolean;
-                  analysisFailed: boolean;
-                  quotaWarnings: boolean;
-                  webhookDisabled: boolean;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/user/quota': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** This month's usage and limits */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** @enum {string} */
-                plan: 'free' | 'pro' | 'enterprise';
-                quota: {
-                  analyses: {
-                    limit: number | null;
-                    remaining: number | null;
-                    used: number;
-                  };
-                  charts: {
-                    limit: number | null;
-                    remaining: number | null;
-                    used: number;
-                  };
-                  /** Format: date-time */
-                  resetAt: string;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/user/usage': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Daily request counts (UTC); default the last 30 days */
-    get: {
-      parameters: {
-        query?: {
-          from?: string;
-          to?: string;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                days: {
-                  analysesPerformed: number;
-                  chartsGenerated: number;
-                  /** Format: date */
-                  date: string;
-                  errors: number;
-                  requests: number;
-                  tokensUsed: number;
-                }[];
+            data: {
+              days: {
+                analysesPerformed: number;
+                chartsGenerated: number;
                 /** Format: date */
-                from: string;
-                /** Format: date */
-                to: string;
-              };
-              /** @enum {boolean} */
-              success: true;
+                date: string;
+                errors: number;
+                requests: number;
+                tokensUsed: number;
+              }[];
+              /** Format: date */
+              from: string;
+              /** Format: date */
+              to: string;
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
-  '/v1/webhooks': {
+  listWebhooks: {
     parameters: {
       query?: never;
       header?: never;
       path?: never;
       cookie?: never;
     };
-    /** The caller's endpoints (never their secrets) */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                webhooks: {
-                  /** Format: date-time */
-                  createdAt: string;
-                  description: string | null;
-                  disabledReason: string | null;
-                  enabled: boolean;
-                  events: string[];
-                  /** Format: uuid */
-                  id: string;
-                  url: string;
-                }[];
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
         };
-      };
-    };
-    put?: never;
-    /**
-     * Register an endpoint (the secret is shown once)
-     * @description Deliveries are POSTs of `{type, timestamp, data}` signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). A 2xx within 15 s is success; otherwise retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h. https only; hosts on private, loopback, link-local, CGNAT or multicast addresses are refused.
-     */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody: {
         content: {
           'application/json': {
-            description?: string | null;
-            events:
-              | ['*']
-              | ('analysis.completed' | 'analysis.failed' | 'chart.generated' | 'quota.threshold_reached')[];
-            url: string;
-          };
-        };
-      };
-      responses: {
-        /** @description Default Response */
-        201: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
+            data: {
+              webhooks: {
                 /** Format: date-time */
                 createdAt: string;
                 description: string | null;
@@ -2062,454 +2848,512 @@ export interface paths {
                 events: string[];
                 /** Format: uuid */
                 id: string;
-                secret: string;
                 url: string;
-              };
-              /** @enum {boolean} */
-              success: true;
+              }[];
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
-  '/v1/webhooks/{id}': {
+  createWebhook: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
       path?: never;
       cookie?: never;
     };
-    /** An endpoint */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                /** Format: date-time */
-                createdAt: string;
-                description: string | null;
-                disabledReason: string | null;
-                enabled: boolean;
-                events: string[];
-                /** Format: uuid */
-                id: string;
-                url: string;
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
+    requestBody: {
+      content: {
+        'application/json': {
+          description?: string | null;
+          events:
+            | ['*']
+            | ('analysis.completed' | 'analysis.failed' | 'chart.generated' | 'quota.threshold_reached')[];
+          url: string;
         };
       };
     };
-    put?: never;
-    post?: never;
-    /** Delete an endpoint; nothing pending is sent to it afterwards */
-    delete: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
         };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              message: string;
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    options?: never;
-    head?: never;
-    /** Change an endpoint (enabling it again restarts its failure clock) */
-    patch: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody: {
         content: {
           'application/json': {
-            description?: string | null;
-            enabled?: boolean;
-            events?:
-              | ['*']
-              | ('analysis.completed' | 'analysis.failed' | 'chart.generated' | 'quota.threshold_reached')[];
-            url?: string;
+            data: {
+              /** Format: date-time */
+              createdAt: string;
+              description: string | null;
+              disabledReason: string | null;
+              enabled: boolean;
+              events: string[];
+              /** Format: uuid */
+              id: string;
+              secret: string;
+              url: string;
+            };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: date-time */
+              createdAt: string;
+              description: string | null;
+              disabledReason: string | null;
+              enabled: boolean;
+              events: string[];
+              /** Format: uuid */
+              id: string;
+              url: string;
+            };
+            /** @enum {boolean} */
+            success: true;
           };
-          content: {
-            'application/json': {
-              data: {
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  deleteWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  updateWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': {
+          description?: string | null;
+          enabled?: boolean;
+          events?:
+            | ['*']
+            | ('analysis.completed' | 'analysis.failed' | 'chart.generated' | 'quota.threshold_reached')[];
+          url?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: date-time */
+              createdAt: string;
+              description: string | null;
+              disabledReason: string | null;
+              enabled: boolean;
+              events: string[];
+              /** Format: uuid */
+              id: string;
+              url: string;
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+        status?: 'pending' | 'succeeded' | 'failed';
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              deliveries: {
+                attempts: number;
                 /** Format: date-time */
                 createdAt: string;
-                description: string | null;
-                disabledReason: string | null;
-                enabled: boolean;
-                events: string[];
+                eventId: string;
+                eventType: string;
                 /** Format: uuid */
                 id: string;
-                url: string;
+                lastError: string | null;
+                lastStatusCode: number | null;
+                nextAttemptAt: string | null;
+                /** @enum {string} */
+                status: 'pending' | 'succeeded' | 'failed';
+                succeededAt: string | null;
+              }[];
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
               };
-              /** @enum {boolean} */
-              success: true;
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    trace?: never;
   };
-  '/v1/webhooks/{id}/deliveries': {
+  getWebhookDelivery: {
     parameters: {
       query?: never;
       header?: never;
-      path?: never;
+      path: {
+        deliveryId: string;
+        id: string;
+      };
       cookie?: never;
     };
-    /** An endpoint's deliveries, newest first */
-    get: {
-      parameters: {
-        query?: {
-          limit?: number;
-          offset?: number;
-          status?: 'pending' | 'succeeded' | 'failed';
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
         };
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                deliveries: {
-                  attempts: number;
+        content: {
+          'application/json': {
+            data: {
+              delivery: {
+                attempts: number;
+                attemptsLog: {
                   /** Format: date-time */
-                  createdAt: string;
-                  eventId: string;
-                  eventType: string;
-                  /** Format: uuid */
-                  id: string;
-                  lastError: string | null;
-                  lastStatusCode: number | null;
-                  nextAttemptAt: string | null;
-                  /** @enum {string} */
-                  status: 'pending' | 'succeeded' | 'failed';
-                  succeededAt: string | null;
+                  at: string;
+                  durationMs: number;
+                  error: string | null;
+                  responseBody: string | null;
+                  statusCode: number | null;
                 }[];
-                pagination: {
-                  hasMore: boolean;
-                  limit: number;
-                  offset: number;
-                  total: number;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/webhooks/{id}/deliveries/{deliveryId}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** A delivery with each attempt: time, status code, duration, first 1 KB of the answer */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          deliveryId: string;
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                delivery: {
-                  attempts: number;
-                  attemptsLog: {
-                    /** Format: date-time */
-                    at: string;
-                    durationMs: number;
-                    error: string | null;
-                    responseBody: string | null;
-                    statusCode: number | null;
-                  }[];
-                  /** Format: date-time */
-                  createdAt: string;
-                  eventId: string;
-                  eventType: string;
-                  /** Format: uuid */
-                  id: string;
-                  lastError: string | null;
-                  lastStatusCode: number | null;
-                  nextAttemptAt: string | null;
-                  /** @enum {string} */
-                  status: 'pending' | 'succeeded' | 'failed';
-                  succeededAt: string | null;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/webhooks/{id}/deliveries/{deliveryId}/retry': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Send a delivery again now; answers it after the attempt */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          deliveryId: string;
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                delivery: {
-                  attempts: number;
-                  /** Format: date-time */
-                  createdAt: string;
-                  eventId: string;
-                  eventType: string;
-                  /** Format: uuid */
-                  id: string;
-                  lastError: string | null;
-                  lastStatusCode: number | null;
-                  nextAttemptAt: string | null;
-                  /** @enum {string} */
-                  status: 'pending' | 'succeeded' | 'failed';
-                  succeededAt: string | null;
-                };
-              };
-              /** @enum {boolean} */
-              success: true;
-            };
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/webhooks/{id}/rotate-secret': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** A new secret; for 24 h deliveries carry signatures by both */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
                 /** Format: date-time */
-                previousSecretExpiresAt: string;
-                secret: string;
+                createdAt: string;
+                eventId: string;
+                eventType: string;
+                /** Format: uuid */
+                id: string;
+                lastError: string | null;
+                lastStatusCode: number | null;
+                nextAttemptAt: string | null;
+                /** @enum {string} */
+                status: 'pending' | 'succeeded' | 'failed';
+                succeededAt: string | null;
               };
-              /** @enum {boolean} */
-              success: true;
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
   };
-  '/v1/webhooks/{id}/test': {
+  retryWebhookDelivery: {
     parameters: {
       query?: never;
-      header?: never;
-      path?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        deliveryId: string;
+        id: string;
+      };
       cookie?: never;
     };
-    get?: never;
-    put?: never;
-    /** Send a `webhook.test` event now; answers its delivery after the attempt */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          id: string;
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
         };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              data: {
-                delivery: {
-                  attempts: number;
-                  /** Format: date-time */
-                  createdAt: string;
-                  eventId: string;
-                  eventType: string;
-                  /** Format: uuid */
-                  id: string;
-                  lastError: string | null;
-                  lastStatusCode: number | null;
-                  nextAttemptAt: string | null;
-                  /** @enum {string} */
-                  status: 'pending' | 'succeeded' | 'failed';
-                  succeededAt: string | null;
-                };
+        content: {
+          'application/json': {
+            data: {
+              delivery: {
+                attempts: number;
+                /** Format: date-time */
+                createdAt: string;
+                eventId: string;
+                eventType: string;
+                /** Format: uuid */
+                id: string;
+                lastError: string | null;
+                lastStatusCode: number | null;
+                nextAttemptAt: string | null;
+                /** @enum {string} */
+                status: 'pending' | 'succeeded' | 'failed';
+                succeededAt: string | null;
               };
-              /** @enum {boolean} */
-              success: true;
             };
+            /** @enum {boolean} */
+            success: true;
           };
         };
       };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
+  };
+  rotateWebhookSecret: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: date-time */
+              previousSecretExpiresAt: string;
+              secret: string;
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  testWebhook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              delivery: {
+                attempts: number;
+                /** Format: date-time */
+                createdAt: string;
+                eventId: string;
+                eventType: string;
+                /** Format: uuid */
+                id: string;
+                lastError: string | null;
+                lastStatusCode: number | null;
+                nextAttemptAt: string | null;
+                /** @enum {string} */
+                status: 'pending' | 'succeeded' | 'failed';
+                succeededAt: string | null;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
   };
 }
-export type webhooks = Record<string, never>;
-export interface components {
-  schemas: never;
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
-}
-export type $defs = Record<string, never>;
-export type operations = Record<string, never>;

@@ -83,6 +83,7 @@ export async function startEmbeddedApp(extraEnv: Record<string, string> = {}): P
       const email = `${uniqueName('u')}@example.com`;
       const password = 'long enough password';
       const session = await anonymous.auth.signup({ email, password });
+      if (!('token' in session)) throw new Error('signup asks for email verification (SIGNUP_VERIFY_EMAIL)');
       const plan = opts.plan ?? 'pro';
       if (plan !== 'free')
         await admin.api.PATCH('/v1/admin/users/{id}/plan', {
