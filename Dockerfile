@@ -1,6 +1,6 @@
 # Builds any one service: docker build --build-arg SERVICE=chart-service -t chartwright/chart-service .
 # SERVICE is one of gateway, chart-service, analysis-service, storage-service, quota-service,
-# notification-service.
+# notification-service, outcome-service.
 FROM node:22-bookworm-slim AS build
 ARG SERVICE
 RUN test -n "$SERVICE" || (echo "--build-arg SERVICE=<service> is required" && exit 1)

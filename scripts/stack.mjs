@@ -19,6 +19,7 @@ const env = {
 const services = [
   ['quota-service', 3004],
   ['notification-service', 3005],
+  ['outcome-service', 3006],
   ['storage-service', 3003],
   ['chart-service', 3001],
   ['analysis-service', 3002],

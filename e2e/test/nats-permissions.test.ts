@@ -20,6 +20,7 @@ const USERS = [
   'storage-service',
   'quota-service',
   'notification-service',
+  'outcome-service',
 ];
 const PASSWORD_VAR: Record<string, string> = {
   provision: 'NATS_PROVISION_PASSWORD',
@@ -29,6 +30,7 @@ const PASSWORD_VAR: Record<string, string> = {
   'storage-service': 'NATS_STORAGE_PASSWORD',
   'quota-service': 'NATS_QUOTA_PASSWORD',
   'notification-service': 'NATS_NOTIFICATION_PASSWORD',
+  'outcome-service': 'NATS_OUTCOME_PASSWORD',
 };
 const password = (user: string) => `pw-${user}-0123456789`;
 const enc = new TextEncoder();
@@ -138,6 +140,7 @@ describe('NATS locked down with infra/nats.conf [postgres] [s3rver]', () => {
       'chart-service',
       'analysis-service',
       'notification-service',
+      'outcome-service',
     ])
       services[name] = await stack.start(name, creds(name));
     services.gateway = await stack.start(

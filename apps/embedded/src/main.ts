@@ -9,13 +9,14 @@ if (!process.env.DATABASE_URL) {
   preparePGliteDir(path.resolve(process.env.DATA_DIR || '.data', 'pglite')).catch(() => undefined);
 }
 
-const [gateway, chart, analysis, storage, quota, notification] = await Promise.all([
+const [gateway, chart, analysis, storage, quota, notification, outcome] = await Promise.all([
   import('@chartwright/gateway'),
   import('@chartwright/chart-service'),
   import('@chartwright/analysis-service'),
   import('@chartwright/storage-service'),
   import('@chartwright/quota-service'),
   import('@chartwright/notification-service'),
+  import('@chartwright/outcome-service'),
 ]);
 
 await runHost({
@@ -23,6 +24,7 @@ await runHost({
   factories: [
     quota.startQuotaService,
     notification.startNotificationService,
+    outcome.startOutcomeService,
     storage.startStorageService,
     chart.startChartService,
     analysis.startAnalysisService,

@@ -64,6 +64,19 @@ export const env = {
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   url: () => z.url({ message: 'must be a URL' }),
+  /** A JSON value checked by `schema`, e.g. per-plan overrides. */
+  json: <S extends z.ZodType>(schema: S) =>
+    z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(schema),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Which proxies' `X-Forwarded-For` to believe for the client's address: `false` (none: the peer

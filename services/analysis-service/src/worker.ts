@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   type AnalysisRequested,
   type AnalysisResult,
+  type BarWindow,
   ChartConfig,
   type DataOf,
   type EventEnvelope,
@@ -235,8 +236,13 @@ export class AnalysisWorker {
     }
 
     if (outcome) {
-      const { result, model, tokensUsed, costUsd } = outcome;
-      await this.complete(data, chart, result, model, tokensUsed, costUsd, performance.now() - started);
+      const { result, model, tokensUsed, costUsd, bars } = outcome;
+      await this.complete(
+        data,
+        chart,
+        { result, model, tokensUsed, costUsd, bars },
+        performance.now() - started,
+      );
       return;
     }
     const failure = classify(error, signal, config.jobTimeoutMs);
@@ -357,7 +363,13 @@ export class AnalysisWorker {
         'no market data was available: the numbers were not checked against the last price',
       );
     if (answer.repaired) result.warnings.push("the model's first answer was invalid and was repaired");
-    return { result, model: answer.model, tokensUsed: answer.tokensUsed, costUsd: answer.costUsd };
+    return {
+      result,
+      model: answer.model,
+      tokensUsed: answer.tokensUsed,
+      costUsd: answer.costUsd,
+      bars: series?.window ?? null,
+    };
   }
 
   private async setStatus(data: DataOf<typeof AnalysisRequested>, status: 'analysing'): Promise<void> {
@@ -381,12 +393,17 @@ export class AnalysisWorker {
   private async complete(
     data: DataOf<typeof AnalysisRequested>,
     chart: ChartRow,
-    result: AnalysisResult,
-    model: string,
-    tokensUsed: number,
-    costUsd: number | undefined,
+    answer: {
+      result: AnalysisResult;
+      model: string;
+      tokensUsed: number;
+      costUsd: number | undefined;
+      /** The bars the analyst read, for outcome tracking. */
+      bars: BarWindow | null;
+    },
     elapsedMs: number,
   ): Promise<void> {
+    const { result, model, tokensUsed, costUsd } = answer;
     const now = new Date();
     const processingMs = Math.round(elapsedMs);
     const event = this.events.completed({
@@ -399,6 +416,8 @@ export class AnalysisWorker {
       result,
       metadata: { model, tokensUsed, processingTime: processingMs / 1000 },
       completedAt: now.toISOString(),
+      tradingStyle: data.tradingStyle,
+      bars: answer.bars,
     });
     await this.finish(
       data.analysisId,

@@ -14,6 +14,7 @@ import {
   ChartDeleted,
   ChartGet,
   ChartStored,
+  type DataOf,
   QuotaGet,
   QuotaSetPlan,
 } from '@chartwright/contracts';
@@ -106,6 +107,7 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
   /** The charts chart-service would know. */
   const charts = new Map<string, { userId: string; objectKey: string }>();
   const completed = new Map<string, number>();
+  const completedEvents = new Map<string, DataOf<typeof AnalysisCompleted>>();
   const db = openDatabase<AnalysisDb>(tdb.target, 'analysis');
 
   beforeAll(async () => {
@@ -131,6 +133,7 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
       [
         on(AnalysisCompleted, (e) => {
           completed.set(e.data.analysisId, (completed.get(e.data.analysisId) ?? 0) + 1);
+          completedEvents.set(e.data.analysisId, e.data);
         }),
       ],
       logger,
@@ -240,6 +243,11 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
 
     await eventually(() => completed.get(accepted.analysisId) === 1);
     expect(await used(userId)).toBe(1);
+    // The event names the style and the bars read, which outcome tracking follows.
+    expect(completedEvents.get(accepted.analysisId)).toMatchObject({
+      tradingStyle: 'swing_trading',
+      bars: { synthetic: true, count: expect.any(Number) },
+    });
 
     // A redelivered request (same event, new message id) changes nothing.
     const row = await db.db

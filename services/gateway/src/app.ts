@@ -19,6 +19,7 @@ import { chartRoutes } from './routes/charts.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fileRoutes } from './routes/files.js';
 import { notificationRoutes, unsubscribeRoutes } from './routes/notifications.js';
+import { outcomeRoutes } from './routes/outcomes.js';
 import { userRoutes } from './routes/user.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -83,5 +84,6 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
     await analysisRoutes(secured, ctx, deps);
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);
+    await outcomeRoutes(secured, ctx);
   });
 }

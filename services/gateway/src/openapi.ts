@@ -171,6 +171,7 @@ const TAGS: Record<string, string> = {
   analyses: 'AI analyses of charts: trend, signals and levels.',
   webhooks: 'Webhook endpoints, their deliveries and retries.',
   notifications: 'Mail preferences and unsubscribe links.',
+  outcomes: 'How signals played out on the bars after their charts, and scorecards.',
   files: 'Files behind signed, expiring links.',
 };
 

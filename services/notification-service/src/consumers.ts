@@ -1,6 +1,7 @@
 import {
   AnalysisCompleted,
   AnalysisFailed,
+  AnalysisOutcomeResolved,
   ChartGenerated,
   QuotaThresholdReached,
   type StreamName,
@@ -83,6 +84,9 @@ export const consumers = ({ ctx, deliveries, email }: UseCases): ConsumerGroup[]
         ),
       ]);
     }),
+    on(AnalysisOutcomeResolved, (e) =>
+      deliveries.fanOut(e, e.data.userId, webhookData['analysis.outcome_resolved'](e)).then(() => undefined),
+    ),
     on(AnalysisFailed, async (e) => {
       await deliveries.fanOut(e, e.data.userId, webhookData['analysis.failed'](e));
       await email.queue(ctx.db, e.data.userId, 'analysisFailed', `${e.id}:analysis.failed`, (url) =>

@@ -1,6 +1,7 @@
 import type {
   AnalysisCompleted,
   AnalysisFailed,
+  AnalysisOutcomeResolved,
   ChartGenerated,
   EventOf,
   QuotaThresholdReached,
@@ -33,6 +34,10 @@ export const webhookData = {
     reason: e.data.reason,
     failedAt: e.data.failedAt,
   }),
+  'analysis.outcome_resolved': (e: EventOf<typeof AnalysisOutcomeResolved>) => {
+    const { userId: _user, ...data } = e.data;
+    return data;
+  },
   'chart.generated': (e: EventOf<typeof ChartGenerated>) => ({
     chartId: e.data.chartId,
     symbol: e.data.symbol,

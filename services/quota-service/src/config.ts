@@ -4,18 +4,7 @@ import { PlanOverrides, withOverrides } from './plans.js';
 
 const QuotaEnv = z.object({
   /** JSON overriding some plans' limits, e.g. {"pro":{"analyses":80}}; the others keep the defaults. */
-  QUOTA_PLANS_JSON: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return JSON.parse(s) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(PlanOverrides)
-    .optional(),
+  QUOTA_PLANS_JSON: env.json(PlanOverrides).optional(),
   /** Seconds before an uncommitted reservation is given back. */
   QUOTA_RESERVATION_TTL_SECONDS: env.int(300, 1, 86_400),
   /** How often expired reservations are swept. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineEvent } from '../envelope.js';
-import { AnalysisMetadata, AnalysisResult, TradingStyle } from '../rest/analysis.js';
+import { AnalysisMetadata, AnalysisResult, Recommendation, TradingStyle } from '../rest/analysis.js';
 import { ChartConfig, Interval } from '../rest/chart-config.js';
+import { OutcomeStatus } from '../rest/outcomes.js';
 
 export const Plan = z.enum(['free', 'pro', 'enterprise']);
 export type Plan = z.infer<typeof Plan>;
@@ -181,6 +182,10 @@ export const AnalysisCompleted = defineEvent(
     result: AnalysisResult,
     metadata: AnalysisMetadata,
     completedAt: z.iso.datetime({ offset: true }),
+    /** The style the analysis was asked for (null from producers before it was added). */
+    tradingStyle: TradingStyle.nullable().default(null),
+    /** The bars the analyst read, when it read bars: outcome tracking follows the bars after them. */
+    bars: BarWindow.nullable().default(null),
   }),
   'An analysis finished with a grounded trading signal. Public contract for internal teams.',
 );
@@ -204,6 +209,27 @@ export const AnalysisFailed = defineEvent(
     failedAt: z.iso.datetime({ offset: true }),
   }),
   'An analysis failed; its quota reservation is released. Public contract for internal teams.',
+);
+
+export const AnalysisOutcomeResolved = defineEvent(
+  'analysis.outcome_resolved',
+  1,
+  z.object({
+    analysisId: Id,
+    userId: Id,
+    symbol: z.string(),
+    interval: Interval,
+    recommendation: Recommendation,
+    status: OutcomeStatus.exclude(['open']),
+    filledAt: z.iso.datetime({ offset: true }).nullable(),
+    exitAt: z.iso.datetime({ offset: true }).nullable(),
+    exitPrice: z.number().nullable(),
+    rMultiple: z.number().nullable(),
+    barsHeld: z.number().int().nullable(),
+    model: z.string(),
+    resolvedAt: z.iso.datetime({ offset: true }),
+  }),
+  'The signal of a completed analysis played out on the bars after its chart: won, lost, expired, or no trade (NEUTRAL). Sent once per analysis by outcome-service.',
 );
 
 export const UsageRecorded = defineEvent(
@@ -278,6 +304,7 @@ export const EVENTS = [
   AnalysisProgressed,
   AnalysisCompleted,
   AnalysisFailed,
+  AnalysisOutcomeResolved,
   UsageRecorded,
   QuotaThresholdReached,
   UsageBatchRecorded,

@@ -5,6 +5,7 @@ import { Pagination } from './common.js';
 export const WEBHOOK_EVENT_TYPES = [
   'analysis.completed',
   'analysis.failed',
+  'analysis.outcome_resolved',
   'chart.generated',
   'quota.threshold_reached',
 ] as const;

@@ -6,6 +6,7 @@ export const SERVICES = [
   'storage-service',
   'quota-service',
   'notification-service',
+  'outcome-service',
 ] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
@@ -51,4 +52,7 @@ export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.notification.preferences_get': ['gateway'],
   'svc.notification.preferences_set': ['gateway'],
   'svc.notification.unsubscribe': ['gateway'],
+  'svc.outcome.get': ['gateway'],
+  'svc.outcome.scorecard': ['gateway'],
+  'svc.outcome.scorecard_by_model': ['gateway'],
 };

@@ -1,0 +1,155 @@
+import { AnalyzeRequest, ChartListQuery, GenerateChartRequest } from '@chartwright/contracts';
+import { DRAWINGS, STUDIES } from '@chartwright/market';
+import { ApiError, type Chartwright, ChartwrightError } from '@chartwright/sdk';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+
+const text = (value: unknown): CallToolResult['content'][number] => ({
+  type: 'text',
+  text: typeof value === 'string' ? value : JSON.stringify(value, null, 2),
+});
+
+/** An API failure as an MCP tool error carrying the API's code and message. */
+async function tool(run: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof ApiError)
+      return {
+        isError: true,
+        content: [text({ code: err.code, message: err.message, details: err.details })],
+      };
+    if (err instanceof ChartwrightError)
+      return { isError: true, content: [text({ code: 'NETWORK', message: err.message })] };
+    throw err;
+  }
+}
+
+/** The catalogue a model needs to build a valid chart config: names, inputs and defaults. */
+export function studyCatalogue() {
+  return STUDIES.map((s) => ({
+    name: s.name,
+    aliases: s.aliases,
+    pane: s.pane,
+    inputs: s.inputs.map((i) => ({
+      key: i.key,
+      label: i.label,
+      type: i.type,
+      default: i.default,
+      min: i.min,
+      max: i.max,
+      options: i.options,
+      aliases: i.aliases,
+    })),
+  }));
+}
+
+export function drawingCatalogue() {
+  return DRAWINGS.map((d) => ({
+    name: d.name,
+    input: z.toJSONSchema(d.schema, { io: 'input', unrepresentable: 'any' }),
+    aliases: d.aliases,
+  }));
+}
+
+/** The Chartwright tools, calling the REST API through `client` (its credentials are the caller's). */
+export function createMcpServer(client: Chartwright): McpServer {
+  const server = new McpServer({ name: 'chartwright', version: '0.1.0' });
+
+  server.registerTool(
+    'generate_chart',
+    {
+      title: 'Generate a chart',
+      description:
+        'Renders a trading chart (candles plus studies and drawings; see list_studies and list_drawings for valid names and inputs). Returns the image, the chart id and a signed link. Counts against the monthly chart quota.',
+      inputSchema: GenerateChartRequest.shape,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+    },
+    (args) =>
+      tool(async () => {
+        const chart = await client.charts.generate(args as never);
+        const image = await client.charts.image(chart.chartId);
+        const base64 = btoa(Array.from(image.bytes, (b) => String.fromCharCode(b)).join(''));
+        return {
+          content: [
+            { type: 'image', data: base64, mimeType: image.contentType.split(';')[0]! },
+            text({ chartId: chart.chartId, url: chart.url, metadata: chart.metadata, quota: chart.quota }),
+          ],
+          structuredContent: { chartId: chart.chartId, url: chart.url },
+        };
+      }),
+  );
+
+  server.registerTool(
+    'analyze_chart',
+    {
+      title: 'Analyse a chart with AI',
+      description:
+        'Technical analysis of a generated chart: trend, signals, recommendation, entry, stop and target. Waits for the result. Counts against the monthly analysis quota.',
+      inputSchema: { chartId: z.uuid(), ...AnalyzeRequest.shape },
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+    },
+    ({ chartId, ...body }) =>
+      tool(async () => {
+        const analysis = await client.analyses.analyze(chartId, body as never);
+        return { content: [text(analysis)], structuredContent: analysis as Record<string, unknown> };
+      }),
+  );
+
+  server.registerTool(
+    'get_analysis',
+    {
+      title: 'Get an analysis',
+      description: 'One analysis by id: its status and, once completed, the signal.',
+      inputSchema: { analysisId: z.uuid() },
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    ({ analysisId }) => tool(async () => ({ content: [text(await client.analyses.get(analysisId))] })),
+  );
+
+  server.registerTool(
+    'list_charts',
+    {
+      title: 'List charts',
+      description: "The caller's charts, newest first.",
+      inputSchema: ChartListQuery.partial().shape,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (query) => tool(async () => ({ content: [text(await client.charts.list(query as never))] })),
+  );
+
+  server.registerTool(
+    'list_studies',
+    {
+      title: 'List studies',
+      description:
+        'Indicators generate_chart accepts: name, inputs with their defaults and bounds. Use as `studies: [{name, input: {key: value}}]`.',
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async () => ({ content: [text(studyCatalogue())] }),
+  );
+
+  server.registerTool(
+    'list_drawings',
+    {
+      title: 'List drawings',
+      description:
+        'Drawings generate_chart accepts: name and the JSON schema of its input. Use as `drawings: [{name, input}]`.',
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async () => ({ content: [text(drawingCatalogue())] }),
+  );
+
+  return server;
+}

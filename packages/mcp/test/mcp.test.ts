@@ -1,0 +1,100 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddedApp, startEmbeddedApp } from '../../sdk/test/support/embedded.js';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
+
+describe('the MCP server over stdio, against the embedded app [postgres] [jetstream]', () => {
+  let app: EmbeddedApp;
+  beforeAll(async () => {
+    app = await startEmbeddedApp();
+  }, 120_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('lists the tools, generates a chart as image content, analyses it, and refuses another user’s chart', async () => {
+    const alice = await app.user();
+    const bob = await app.user();
+    const key = await alice.client.apiKeys.create('mcp');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--conditions=development', '--import', 'tsx', MAIN],
+      env: {
+        ...(process.env as Record<string, string>),
+        CHARTWRIGHT_URL: app.url,
+        CHARTWRIGHT_API_KEY: key.key,
+      },
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'mcp-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(
+        [
+          'analyze_chart',
+          'generate_chart',
+          'get_analysis',
+          'list_charts',
+          'list_drawings',
+          'list_studies',
+        ].sort(),
+      );
+      const generate = tools.find((t) => t.name === 'generate_chart')!;
+      expect(generate.inputSchema.properties).toHaveProperty('studies');
+      expect(generate.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+      expect(tools.find((t) => t.name === 'list_studies')!.annotations).toMatchObject({ readOnlyHint: true });
+
+      const studies = await client.callTool({ name: 'list_studies', arguments: {} });
+      const catalogue = JSON.parse((studies.content as { text: string }[])[0]!.text);
+      const rsi = catalogue.find((s: { name: string }) => s.name === 'Relative Strength Index');
+      expect(rsi.inputs[0]).toMatchObject({ key: 'period', default: 14 });
+
+      const chart = await client.callTool({
+        name: 'generate_chart',
+        arguments: {
+          symbol: 'BINANCE:BTCUSDT',
+          interval: '4h',
+          studies: [{ name: 'Relative Strength Index', input: { period: 14 } }],
+        },
+      });
+      expect(chart.isError).toBeFalsy();
+      const [image, info] = chart.content as [
+        { type: string; data: string; mimeType: string },
+        { text: string },
+      ];
+      expect(image.type).toBe('image');
+      expect(image.mimeType).toBe('image/png');
+      expect([...Buffer.from(image.data, 'base64').subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+      const { chartId, url } = JSON.parse(info.text);
+      expect(url).toContain('/v1/files/');
+
+      const analysis = await client.callTool({ name: 'analyze_chart', arguments: { chartId } });
+      expect(analysis.isError).toBeFalsy();
+      expect(analysis.structuredContent).toMatchObject({ status: 'completed', chartId });
+      const got = await client.callTool({
+        name: 'get_analysis',
+        arguments: { analysisId: (analysis.structuredContent as { id: string }).id },
+      });
+      expect(JSON.parse((got.content as { text: string }[])[0]!.text).recommendation).toMatch(
+        /LONG|SHORT|NEUTRAL/,
+      );
+
+      const bobsChart = await bob.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
+      const refused = await client.callTool({
+        name: 'analyze_chart',
+        arguments: { chartId: bobsChart.chartId },
+      });
+      expect(refused.isError).toBe(true);
+      expect(JSON.parse((refused.content as { text: string }[])[0]!.text)).toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+});
