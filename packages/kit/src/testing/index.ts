@@ -238,6 +238,7 @@ export async function eventually<T>(
 }
 export * from './fixtures.js';
 export * from './processes.js';
+export * from './prometheus.js';
 export * from './servers.js';
 
 /**

@@ -1,0 +1,18 @@
+import { lazy, meter } from '@chartwright/kit';
+
+/**
+ * Webhook delivery attempts by outcome: `succeeded` (a 2xx), `rejected` (the endpoint answered
+ * otherwise), `error` (no answer: refused address, timeout, connection failure).
+ */
+export const webhookDeliveries = lazy(() =>
+  meter().createCounter('chartwright.webhook.deliveries', {
+    description: 'Webhook delivery attempts, by outcome',
+  }),
+);
+
+export const webhookDuration = lazy(() =>
+  meter().createHistogram('chartwright.webhook.delivery.duration', {
+    unit: 's',
+    description: 'Time of one webhook delivery attempt, by outcome',
+  }),
+);
