@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { eventually, parsePrometheusText, type Scrape } from '@chartwright/kit/testing';
@@ -79,6 +80,12 @@ function traceOf(spans: Span[], method: string, path: RegExp) {
   return { root, spans: spans.filter((s) => s.traceId === root.traceId) };
 }
 
+/** Whether every span's parent has arrived (spans are exported as they end, parents last). */
+const complete = (spans: Span[]) => {
+  const ids = new Set(spans.map((s) => s.spanId));
+  return spans.every((s) => s.parentSpanId === '' || ids.has(s.parentSpanId));
+};
+
 /** Every span of the trace reaches the root by its parents: one tree. */
 function assertTree(spans: Span[], root: Span) {
   const byId = new Map(spans.map((s) => [s.spanId, s]));
@@ -90,7 +97,23 @@ function assertTree(spans: Span[], root: Span) {
   }
 }
 
-const SERVICES = ['quota-service', 'storage-service', 'chart-service', 'analysis-service', 'gateway'];
+const SERVICES = [
+  'quota-service',
+  'storage-service',
+  'chart-service',
+  'analysis-service',
+  'notification-service',
+  'gateway',
+];
+
+/** The metric names the dashboard's and the alert rules' queries use. */
+function referencedMetrics(): Set<string> {
+  const root = new URL('../../k8s/monitoring/', import.meta.url);
+  const text =
+    readFileSync(new URL('alerts.yaml', root), 'utf8') +
+    readFileSync(new URL('grafana-dashboard.json', root), 'utf8');
+  return new Set(text.match(/\b(?:chartwright|http|nodejs|v8js)_[a-z0-9_]+/g) ?? []);
+}
 
 describe('traces and metrics of separate processes [postgres] [jetstream] [s3rver]', () => {
   let stack: Stack;
@@ -121,12 +144,12 @@ describe('traces and metrics of separate processes [postgres] [jetstream] [s3rve
         stack.start(
           s,
           { ...otel, ...extra[s] },
-          s === 'gateway' ? { port: stack.gatewayPort, timeoutMs: 120_000 } : { timeoutMs: 120_000 },
+          s === 'gateway' ? { port: stack.gatewayPort, timeoutMs: 180_000 } : { timeoutMs: 180_000 },
         ),
       ),
     );
     for (const p of procs) urls[p.name] = p.url;
-  }, 180_000);
+  }, 240_000);
   afterAll(async () => {
     await stack?.close();
     await receiver?.close();
@@ -159,7 +182,9 @@ describe('traces and metrics of separate processes [postgres] [jetstream] [s3rve
     const gen = await eventually(() => {
       const t = traceOf(receiver.spans, 'POST', /^\/v1\/charts\/generate$/);
       const services = new Set(t?.spans.map((s) => s.service));
-      return t && services.size >= 4 && t.spans.some((s) => s.kind === KIND.CONSUMER) ? t : undefined;
+      return t && services.size >= 4 && t.spans.some((s) => s.kind === KIND.CONSUMER) && complete(t.spans)
+        ? t
+        : undefined;
     }, 20_000);
     assertTree(gen.spans, gen.root);
     expect([...new Set(gen.spans.map((s) => s.service))]).toEqual(
@@ -185,7 +210,7 @@ describe('traces and metrics of separate processes [postgres] [jetstream] [s3rve
     const ana = await eventually(() => {
       const t = traceOf(receiver.spans, 'POST', /^\/v1\/charts\/[^/]+\/analyze$/);
       const services = new Set(t?.spans.map((s) => s.service));
-      return t && services.has('analysis-service') && services.size >= 3 ? t : undefined;
+      return t && services.has('analysis-service') && services.size >= 3 && complete(t.spans) ? t : undefined;
     }, 20_000);
     assertTree(ana.spans, ana.root);
     const anaServices = new Set(ana.spans.map((s) => s.service));
@@ -207,8 +232,14 @@ describe('traces and metrics of separate processes [postgres] [jetstream] [s3rve
       expect(res.status).toBe(200);
       return parsePrometheusText(await res.text());
     };
+    const exported = new Set<string>();
     for (const service of SERVICES) {
       const s = await scrape(service);
+      for (const [name, samples] of s.samples) {
+        exported.add(name);
+        // Label names (`chartwright_outbox`) are matched by the same pattern: known too.
+        for (const x of samples) for (const label of Object.keys(x.labels)) exported.add(label);
+      }
       expect(s.get('nodejs_eventloop_delay_p99_seconds'), service).toHaveLength(1);
       expect(s.sum('v8js_memory_heap_used_bytes'), service).toBeGreaterThan(0);
       expect(s.sum('v8js_gc_duration_seconds_count'), service).toBeGreaterThan(0);
@@ -257,5 +288,10 @@ describe('traces and metrics of separate processes [postgres] [jetstream] [s3rve
     expect(storage.sum('chartwright_consumer_pending')).toBe(0);
     expect(storage.sum('chartwright_consumer_process_duration_seconds_count')).toBeGreaterThan(0);
     expect(storage.sum('chartwright_consumer_dead_letters_total')).toBe(0);
+
+    // The dashboard and the alerts query only what the services export.
+    const referenced = referencedMetrics();
+    expect(referenced.size).toBeGreaterThan(10);
+    expect([...referenced].filter((m) => !exported.has(m))).toEqual([]);
   });
 });

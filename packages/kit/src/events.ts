@@ -184,6 +184,9 @@ export async function consumeEvents(
   const table = routeTable(routes);
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
   const attrs = consumerAttrs(spec);
+  // Reported as 0 from the start: alerts on their increase need the series to exist.
+  deadLetters().add(0, attrs);
+  redeliveries().add(0, attrs);
   const deadLetter = async (d: Delivery, reason: string, err?: unknown) => {
     deadLetters().add(1, attrs);
     logger.error(

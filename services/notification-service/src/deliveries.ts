@@ -86,6 +86,7 @@ export class Deliveries {
     private readonly webhooks: Webhooks,
     private readonly email: Email,
   ) {
+    webhookDeliveries();
     const w = ctx.config.webhooks;
     this.loop = new DueLoop<Claimed>({
       name: 'webhooks',
