@@ -1,5 +1,8 @@
+// First, so the OpenTelemetry instrumentations patch pg, http… as they load (when tracing is on).
+import '@chartwright/kit/instrument';
 import path from 'node:path';
-import { preparePGliteDir, runHost } from '@chartwright/kit';
+
+const { preparePGliteDir, runHost } = await import('@chartwright/kit');
 
 // Every service in one process. Without DATABASE_URL / NATS_URL / S3 settings it runs on PGlite
 // under DATA_DIR, the in-process bus and a folder as object store.

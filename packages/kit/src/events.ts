@@ -13,8 +13,9 @@ import {
 } from './bus/types.js';
 import { isDatabaseUnavailable } from './db/faults.js';
 import { newId } from './ids.js';
+import { lazy, meter, secondsSince } from './metrics.js';
 import { sleep } from './sleep.js';
-import { extractTraceContext, withSpan } from './telemetry.js';
+import { extractTraceContext, injectTraceHeaders, withSpan } from './telemetry.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -48,7 +49,33 @@ export const encodeEvent = (e: EventEnvelope): Uint8Array => encoder.encode(JSON
 
 /** Publishes an event directly (no outbox): only for events with no state change behind them. */
 export async function publishEvent(bus: MessageBus, event: EventEnvelope): Promise<void> {
-  await bus.publish(event.type, encodeEvent(event), { msgId: event.id, headers: eventHeaders(event) });
+  await publishTraced(bus, event.type, encodeEvent(event), event.id, eventHeaders(event));
+}
+
+/**
+ * Publishes in a PRODUCER span (OpenTelemetry messaging conventions), a child of the trace the
+ * event was made in (its envelope's `traceparent`, since a relay publishes it later, elsewhere).
+ * The message's `traceparent` header names this span, so consumers hang under the publish.
+ */
+export async function publishTraced(
+  bus: MessageBus,
+  subject: string,
+  data: Uint8Array,
+  msgId: string,
+  headers: Record<string, string>,
+): Promise<void> {
+  await withSpan(
+    `send ${subject}`,
+    SpanKind.PRODUCER,
+    {
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': subject,
+      'messaging.message.id': msgId,
+    },
+    () => bus.publish(subject, data, { msgId, headers: injectTraceHeaders({ ...headers }) }),
+    extractTraceContext({ traceparent: headers.traceparent, tracestate: headers.tracestate }),
+  );
 }
 
 /** The message headers an event travels with: its CloudEvents type and trace context. */
@@ -97,6 +124,43 @@ function routeTable(routes: readonly EventRoute[]): Map<string, EventRoute> {
   return table;
 }
 
+const consumerAttrs = (spec: ConsumerSpec) => ({
+  'messaging.consumer.group.name': spec.durable,
+  'messaging.destination.name': spec.filterSubject,
+});
+const redeliveries = lazy(() =>
+  meter().createCounter('chartwright.consumer.redeliveries', {
+    description: 'Messages delivered again to a consumer (a failure, a crash or an ack wait before)',
+  }),
+);
+const deadLetters = lazy(() =>
+  meter().createCounter('chartwright.consumer.dead_letters', {
+    description: 'Messages a consumer gave up on and moved to its dead-letter subject',
+  }),
+);
+const processDuration = lazy(() =>
+  meter().createHistogram('chartwright.consumer.process.duration', {
+    unit: 's',
+    description: 'Time a consumer spends on one delivery, by outcome',
+  }),
+);
+/** The consumers running in this process, whose backlog `/metrics` reports. */
+const runningConsumers = new Set<{ bus: MessageBus; spec: ConsumerSpec }>();
+const pendingGauge = lazy(() => {
+  const gauge = meter().createObservableGauge('chartwright.consumer.pending', {
+    description: 'Messages waiting for a consumer or delivered and not yet acknowledged (its lag)',
+  });
+  gauge.addCallback(async (result) => {
+    await Promise.all(
+      [...runningConsumers].map(async ({ bus, spec }) => {
+        const pending = await bus.consumerPending?.(spec).catch(() => undefined);
+        if (pending !== undefined) result.observe(pending, consumerAttrs(spec));
+      }),
+    );
+  });
+  return gauge;
+});
+
 /** Extra deliveries, beyond a consumer's tries, in which a message is only dead-lettered. */
 const DEAD_LETTER_TRIES = 5;
 /** How long one delivery is retried in place while the database is unavailable, and how often. */
@@ -119,7 +183,12 @@ export async function consumeEvents(
 ): Promise<Subscription> {
   const table = routeTable(routes);
   const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+  const attrs = consumerAttrs(spec);
+  // Reported as 0 from the start: alerts on their increase need the series to exist.
+  deadLetters().add(0, attrs);
+  redeliveries().add(0, attrs);
   const deadLetter = async (d: Delivery, reason: string, err?: unknown) => {
+    deadLetters().add(1, attrs);
     logger.error(
       {
         err,
@@ -155,6 +224,7 @@ export async function consumeEvents(
   // instead of silently dropped by the server.
   const stopping = new AbortController();
   const sub = await bus.consume({ ...spec, maxDeliver: maxDeliver + DEAD_LETTER_TRIES }, async (d) => {
+    if (d.deliveryCount > 1) redeliveries().add(1, attrs);
     if (d.deliveryCount > maxDeliver)
       return deadLetter(d, `its last of ${maxDeliver} tries ended without an answer (crash or ack wait)`);
     let event: EventEnvelope;
@@ -167,26 +237,37 @@ export async function consumeEvents(
     if (!route) return d.ack();
     const bound = route.bind(event);
     if ('error' in bound) return deadLetter(d, bound.error);
-    const parent = extractTraceContext({ traceparent: event.traceparent, tracestate: event.tracestate });
+    // The publish span (the message's header), else the trace the event was made in.
+    const parent = extractTraceContext(
+      d.headers.traceparent
+        ? { traceparent: d.headers.traceparent, tracestate: d.headers.tracestate }
+        : { traceparent: event.traceparent, tracestate: event.tracestate },
+    );
     const run = () =>
       withSpan(
-        `consume ${event.type}`,
+        `process ${event.type}`,
         SpanKind.CONSUMER,
         {
           'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
           'messaging.destination.name': d.subject,
-          'messaging.consumer': spec.durable,
+          'messaging.message.id': event.id,
+          'messaging.consumer.group.name': spec.durable,
+          'messaging.message.delivery_count': d.deliveryCount,
         },
         () => bound.run(d),
         parent,
       );
     const since = Date.now();
     for (;;) {
+      const start = performance.now();
       try {
         await run();
+        processDuration().record(secondsSince(start), { ...attrs, outcome: 'ok' });
         d.ack();
         return;
       } catch (err) {
+        processDuration().record(secondsSince(start), { ...attrs, outcome: 'error' });
         if (err instanceof PermanentError) return deadLetter(d, err.message, err);
         if (isDatabaseUnavailable(err)) {
           // The database is away (a restart, a failover, a session ended): this is no fault of
@@ -217,8 +298,12 @@ export async function consumeEvents(
       }
     }
   });
+  const running = { bus, spec };
+  pendingGauge();
+  runningConsumers.add(running);
   return {
     stop: async () => {
+      runningConsumers.delete(running);
       stopping.abort();
       await sub.stop();
     },

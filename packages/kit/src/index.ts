@@ -11,6 +11,7 @@ export * from './http/server.js';
 export * from './ids.js';
 export * from './inbox.js';
 export * from './logger.js';
+export * from './metrics.js';
 export * from './outbox.js';
 export * from './rpc.js';
 export * from './runner.js';

@@ -10,7 +10,35 @@ import {
 import type { Logger } from 'pino';
 import type { MessageBus } from './bus/types.js';
 import type { KitTables } from './db/kit-migrations.js';
-import { encodeEvent, eventHeaders, publishEvent } from './events.js';
+import { encodeEvent, eventHeaders, publishEvent, publishTraced } from './events.js';
+import { lazy, meter } from './metrics.js';
+
+/** The relays running in this process: `/metrics` reports each outbox's backlog and age. */
+const runningRelays = new Set<OutboxRelay>();
+const outboxGauges = lazy(() => {
+  const backlog = meter().createObservableGauge('chartwright.outbox.backlog', {
+    description: 'Events written to the outbox and not yet published',
+  });
+  const oldest = meter().createObservableGauge('chartwright.outbox.oldest_age', {
+    unit: 's',
+    description: 'Age of the oldest unpublished outbox event (0 when empty)',
+  });
+  meter().addBatchObservableCallback(
+    async (result) => {
+      await Promise.all(
+        [...runningRelays].map(async (relay) => {
+          const row = await relay.backlog().catch(() => undefined);
+          if (!row) return;
+          const attrs = { 'chartwright.outbox': relay.name };
+          result.observe(backlog, row.count, attrs);
+          result.observe(oldest, row.oldestAgeSeconds, attrs);
+        }),
+      );
+    },
+    [backlog, oldest],
+  );
+  return { backlog, oldest };
+});
 
 /**
  * Writes an event in the caller's transaction, so it exists if and only if the state change
@@ -88,6 +116,8 @@ export interface OutboxRelayOptions {
   /** How often to look for unpublished events when nothing kicks the relay. */
   intervalMs?: number;
   batchSize?: number;
+  /** Names the outbox in metrics: the service's schema. */
+  name?: string;
 }
 
 /**
@@ -110,9 +140,27 @@ export class OutboxRelay {
     private readonly opts: OutboxRelayOptions = {},
   ) {}
 
+  get name(): string {
+    return this.opts.name ?? 'outbox';
+  }
+
   start(): void {
     this.stopped = false;
+    outboxGauges();
+    runningRelays.add(this);
     this.kick();
+  }
+
+  /** Unpublished events and the age of the oldest, in seconds. */
+  async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
+    const row = await (this.db as Kysely<KitTables>)
+      .selectFrom('outbox')
+      .select([
+        sql<number>`count(*)::int`.as('count'),
+        sql<number>`coalesce(extract(epoch from now() - min(created_at)), 0)::float8`.as('age'),
+      ])
+      .executeTakeFirstOrThrow();
+    return { count: Number(row.count), oldestAgeSeconds: Math.max(0, Number(row.age)) };
   }
 
   /**
@@ -213,10 +261,13 @@ export class OutboxRelay {
       const results = await Promise.allSettled(
         rows.map((row) => {
           const payload = typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload;
-          return this.bus.publish(row.subject, encodeEvent(payload as EventEnvelope), {
-            msgId: row.id,
-            headers: row.headers as Record<string, string>,
-          });
+          return publishTraced(
+            this.bus,
+            row.subject,
+            encodeEvent(payload as EventEnvelope),
+            row.id,
+            row.headers as Record<string, string>,
+          );
         }),
       );
       const sent: string[] = [];
@@ -245,6 +296,7 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    runningRelays.delete(this);
     if (this.timer) clearTimeout(this.timer);
     await this.running;
     await this.deleting;

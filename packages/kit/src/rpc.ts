@@ -3,7 +3,16 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BusError, type Headers, type MessageBus, type Subscription } from './bus/types.js';
 import { databaseUnavailable, isDatabaseUnavailable } from './db/faults.js';
+import { lazy, meter, secondsSince } from './metrics.js';
 import { extractTraceContext, injectTraceHeaders, SpanKind, withSpan } from './telemetry.js';
+
+/** Request/reply latency as the caller sees it, by subject and outcome (`ok` or the error code). */
+const rpcDuration = lazy(() =>
+  meter().createHistogram('chartwright.rpc.client.duration', {
+    unit: 's',
+    description: 'Duration of NATS request/reply calls, by subject and outcome',
+  }),
+);
 
 /** What a caller is told to wait before retrying when the bus or the service is away. */
 const BUS_RETRY_AFTER_SECONDS = 2;
@@ -66,9 +75,14 @@ export async function serveRpc<Req extends z.ZodType, Res extends z.ZodType>(
   const answer = async (req: z.infer<Req>, headers: Headers, signal: AbortSignal, sender?: ServiceName) => {
     try {
       const data = await withSpan(
-        `rpc ${def.subject}`,
+        `process ${def.subject}`,
         SpanKind.SERVER,
-        { 'messaging.system': 'nats', 'rpc.method': def.subject },
+        {
+          'messaging.system': 'nats',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': def.subject,
+          'rpc.method': def.subject,
+        },
         () => handler(req, headers, signal, sender),
         extractTraceContext(headers),
       );
@@ -104,6 +118,34 @@ export async function callRpc<Req extends z.ZodType, Res extends z.ZodType>(
   def: RpcDefinition<Req, Res>,
   request: z.input<Req>,
   opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<z.infer<Res>> {
+  const start = performance.now();
+  let outcome = 'ok';
+  try {
+    return await withSpan(
+      `send ${def.subject}`,
+      SpanKind.CLIENT,
+      {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': def.subject,
+        'rpc.method': def.subject,
+      },
+      () => requestReply(bus, def, request, opts),
+    );
+  } catch (err) {
+    outcome = err instanceof ServiceError ? err.code : 'INTERNAL';
+    throw err;
+  } finally {
+    rpcDuration().record(secondsSince(start), { 'rpc.method': def.subject, outcome });
+  }
+}
+
+async function requestReply<Req extends z.ZodType, Res extends z.ZodType>(
+  bus: MessageBus,
+  def: RpcDefinition<Req, Res>,
+  request: z.input<Req>,
+  opts: { timeoutMs?: number; signal?: AbortSignal },
 ): Promise<z.infer<Res>> {
   let raw: unknown;
   const unavailable = (message: string) =>

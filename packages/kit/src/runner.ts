@@ -19,6 +19,7 @@ import { isDatabaseUnavailable } from './db/faults.js';
 import { registerHealthRoutes } from './http/health.js';
 import { createHttpApp } from './http/server.js';
 import { createLogger } from './logger.js';
+import { registerMetricsRoute } from './metrics.js';
 import type { RunningService, ServiceFactory } from './service.js';
 import { startTelemetry, stopTelemetry } from './telemetry.js';
 
@@ -112,6 +113,7 @@ export async function runHost(opts: HostOptions): Promise<void> {
         Object.assign({ bus: () => b.ping() }, ...services.map((s) => prefixChecks(s, services.length > 1))),
       { isShuttingDown: () => shuttingDown },
     );
+    registerMetricsRoute(app);
     for (const s of services) if (s.routes) await s.routes(app);
     await app.listen({ host: cfg.HOST, port: cfg.PORT });
     const where = `http://${cfg.HOST.includes(':') ? `[${cfg.HOST}]` : cfg.HOST}:${cfg.PORT}`;

@@ -56,7 +56,7 @@ export async function openServiceStore<DB>(
     await database.destroy();
     throw err;
   }
-  const relay = new OutboxRelay(database.db, rt.bus, rt.logger);
+  const relay = new OutboxRelay(database.db, rt.bus, rt.logger, { name: schema });
   relay.start();
   // Streams keep events 7 days, so an inbox entry older than 8 can never be needed again.
   const prune = () =>

@@ -1,7 +1,7 @@
 import {
   type Context,
   context,
-  metrics,
+  type MeterProvider,
   propagation,
   type Span,
   SpanKind,
@@ -9,19 +9,34 @@ import {
   trace,
 } from '@opentelemetry/api';
 import type { NodeSDK } from '@opentelemetry/sdk-node';
+import { tracingConfigured } from './telemetry/config.js';
+import { getInstrumentations, WITHOUT_METRICS } from './telemetry/instrumentations.js';
 
 let sdk: NodeSDK | undefined;
 
 /**
- * Starts the OpenTelemetry Node SDK when `OTEL_EXPORTER_OTLP_ENDPOINT` is set; the exporter and
- * its protocol come from the standard OTEL_* variables. Without it, tracing calls are no-ops.
+ * Starts tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_TRACES_EXPORTER`, e.g. `console`)
+ * is set; the exporter and its protocol come from the standard OTEL_* variables. Library spans
+ * (HTTP, Fastify, pg, ioredis, undici, AWS SDK) need `@chartwright/kit/instrument` imported
+ * first by the entry. Without it, tracing calls are no-ops. Metrics are separate (`/metrics`).
  */
 export async function startTelemetry(serviceName: string, env = process.env): Promise<boolean> {
-  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT || sdk) return Boolean(sdk);
+  if (!tracingConfigured(env) || sdk) return Boolean(sdk);
   // Loaded lazily: the SDK is large and most local runs do not export.
   const { NodeSDK } = await import('@opentelemetry/sdk-node');
-  sdk = new NodeSDK({ serviceName });
+  sdk = new NodeSDK({
+    serviceName,
+    instrumentations: getInstrumentations(),
+    // The process's MeterProvider is the kit's (read by /metrics); logs go to stdout (pino).
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
   sdk.start();
+  // The SDK hands every instrumentation the global MeterProvider: take it back where unwanted.
+  for (const i of getInstrumentations()) {
+    const none = (i as unknown as Record<symbol, MeterProvider | undefined>)[WITHOUT_METRICS];
+    if (none) i.setMeterProvider(none);
+  }
   return true;
 }
 
@@ -31,9 +46,6 @@ export async function stopTelemetry(): Promise<void> {
 }
 
 export const tracer = () => trace.getTracer('chartwright');
-
-/** Counters and histograms; exported by the SDK when OTEL_METRICS_EXPORTER is set, else no-ops. */
-export const meter = () => metrics.getMeter('chartwright');
 
 /** Writes the active trace context into a plain header map (W3C `traceparent`/`tracestate`). */
 export function injectTraceHeaders(headers: Record<string, string> = {}, ctx: Context = context.active()) {

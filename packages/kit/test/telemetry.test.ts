@@ -71,7 +71,27 @@ describe('trace context across the bus', () => {
       await rpc.stop();
       const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
       const names = spans.map((s) => s.name);
-      expect(names).toEqual(expect.arrayContaining(['request', 'consume user.registered', `rpc ${subject}`]));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'request',
+          'send user.registered',
+          'process user.registered',
+          `send ${subject}`,
+          `process ${subject}`,
+        ]),
+      );
+      // Messaging conventions: a producer and a consumer span, the consumer under the producer.
+      const producer = spans.find((s) => s.name === 'send user.registered')!;
+      const consumer = spans.find((s) => s.name === 'process user.registered')!;
+      expect(producer.kind).toBe(SpanKind.PRODUCER);
+      expect(consumer.kind).toBe(SpanKind.CONSUMER);
+      expect(producer.attributes).toMatchObject({
+        'messaging.system': 'nats',
+        'messaging.destination.name': 'user.registered',
+        'messaging.message.id': e.id,
+      });
+      expect(consumer.attributes['messaging.message.id']).toBe(e.id);
+      expect(consumer.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
       expect(trace.getSpan(context.active())).toBeUndefined();
     },
   );

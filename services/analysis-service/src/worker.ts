@@ -24,6 +24,7 @@ import { type ChartRow, FINAL } from './db/analyses.js';
 import type { AnalysisTable } from './db/schema.js';
 import type { AnalysisEvents } from './events.js';
 import { chartSeries, readingsOf } from './market.js';
+import { analysisDuration, modelCost, modelRequests, modelTokens } from './metrics.js';
 import { tempImagePath } from './tempfiles.js';
 
 /** A job failure: `retryable` ones are tried again (up to the bound), others fail the analysis. */
@@ -237,6 +238,7 @@ export class AnalysisWorker {
 
     if (outcome) {
       const { result, model, tokensUsed, costUsd, bars } = outcome;
+      analysisDuration().record((performance.now() - started) / 1000, { model, outcome: 'completed' });
       await this.complete(
         data,
         chart,
@@ -258,6 +260,10 @@ export class AnalysisWorker {
         ? `${failure.message} (gave up after ${attempt} attempts)`
         : failure.message;
     if (failure.code === 'INTERNAL') logger.error({ err: error, analysisId: row.id }, 'analysis failed');
+    analysisDuration().record((performance.now() - started) / 1000, {
+      model: this.deps.analyst.model,
+      outcome: failure.code,
+    });
     await this.fail(data, failure.code, reason);
   }
 
@@ -335,7 +341,7 @@ export class AnalysisWorker {
       logger.warn({ err, analysisId: row.id }, 'no market data for the readings');
     }
     const snap = series && series.bars.length > 0 ? snapshot(series.bars) : undefined;
-    const answer = await analyst.analyse(
+    const answer = await this.callAnalyst(
       {
         imagePath: file,
         mediaType,
@@ -370,6 +376,22 @@ export class AnalysisWorker {
       costUsd: answer.costUsd,
       bars: series?.window ?? null,
     };
+  }
+
+  /** One analyst call, counted with its tokens and cost. */
+  private async callAnalyst(...args: Parameters<AnalysisContext['analyst']['analyse']>) {
+    const { analyst } = this.deps;
+    try {
+      const answer = await analyst.analyse(...args);
+      modelRequests().add(1, { model: answer.model, outcome: 'ok' });
+      modelTokens().add(answer.tokensUsed, { model: answer.model });
+      if (answer.costUsd !== undefined) modelCost().add(answer.costUsd, { model: answer.model });
+      return answer;
+    } catch (err) {
+      const code = err instanceof AnalystError ? err.code : 'INTERNAL';
+      modelRequests().add(1, { model: analyst.model, outcome: code });
+      throw err;
+    }
   }
 
   private async setStatus(data: DataOf<typeof AnalysisRequested>, status: 'analysing'): Promise<void> {

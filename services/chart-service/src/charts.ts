@@ -21,7 +21,7 @@ import {
   type TemplateListQuery,
   type TemplateListResponse,
 } from '@chartwright/contracts';
-import { applyOnce, callRpc, failpoint, newId, ServiceError } from '@chartwright/kit';
+import { applyOnce, callRpc, failpoint, newId, ServiceError, secondsSince } from '@chartwright/kit';
 import { resolveDrawing, resolveStudy } from '@chartwright/market';
 import { chartObjectKey, signObjectUrl } from '@chartwright/object-store';
 import { type Selectable, type SelectQueryBuilder, sql } from 'kysely';
@@ -31,6 +31,7 @@ import type { ChartContext } from './context.js';
 import type { ChartDb, ChartTable, TemplateTable } from './db/schema.js';
 import type { ChartEvents } from './events.js';
 import { marketError } from './market.js';
+import { renderDuration } from './metrics.js';
 import { PoolBusyError, RenderError } from './render/index.js';
 
 /** The inbox key of the consumer that counts a chart's analyses. */
@@ -199,8 +200,13 @@ export class Charts {
       };
       if (renderer === 'builtin') {
         const series = (await bars)!;
+        const renderStart = performance.now();
         const rendered = await this.d.pool
           .render({ config, bars: series.bars, synthetic: series.synthetic, visibleBars: series.visible })
+          .then((r) => {
+            renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
+            return r;
+          })
           .catch((err) => {
             if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
             if (err instanceof RenderError)
@@ -236,7 +242,9 @@ export class Charts {
           bars: series.window satisfies BarWindow,
         };
       } else {
+        const renderStart = performance.now();
         const stored = await this.d.chartImg!.store(chartImgBody!);
+        renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
         row = {
           ...base,
           object_key: null,

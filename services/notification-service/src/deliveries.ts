@@ -14,6 +14,7 @@ import type { AppContext } from './context.js';
 import type { DeliveryTable } from './db/schema.js';
 import type { Email } from './email.js';
 import { DueLoop } from './loop.js';
+import { webhookDeliveries, webhookDuration } from './metrics.js';
 import { webhookBody } from './payloads.js';
 import { webhookHeaders } from './signing.js';
 import type { Webhooks } from './webhooks.js';
@@ -85,6 +86,7 @@ export class Deliveries {
     private readonly webhooks: Webhooks,
     private readonly email: Email,
   ) {
+    webhookDeliveries();
     const w = ctx.config.webhooks;
     this.loop = new DueLoop<Claimed>({
       name: 'webhooks',
@@ -282,6 +284,10 @@ export class Deliveries {
       }
     }
     const durationMs = Math.round(performance.now() - started);
+    webhookDeliveries().add(1, {
+      outcome: error === null ? 'succeeded' : status === null ? 'error' : 'rejected',
+    });
+    webhookDuration().record(durationMs / 1000, { outcome: error === null ? 'succeeded' : 'failed' });
     await this.settle(c, at, { status, error, answer, durationMs }).catch((err) => {
       // The endpoint (and its deliveries) may have been deleted meanwhile: nothing to record.
       this.ctx.logger.warn({ err, delivery: c.id }, 'delivery attempt not recorded');

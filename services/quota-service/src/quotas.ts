@@ -10,6 +10,7 @@ import { applyOnce, ServiceError } from '@chartwright/kit';
 import type { QuotaContext } from './context.js';
 import { QuotaStore } from './db/quota-store.js';
 import { dailyUsage, insertUsage } from './db/usage.js';
+import { quotaReservations, settled } from './metrics.js';
 
 /** Consumer names double as inbox keys: changing one re-applies that consumer's events. */
 export const USERS_CONSUMER = 'quota-users';
@@ -31,6 +32,10 @@ export class Quotas {
   }) {
     const ttl = req.ttlSeconds ?? this.ctx.config.reservationTtlSeconds;
     const r = await this.#store.reserve(req.userId, req.kind, req.amount, req.reservationId, ttl);
+    quotaReservations().add(1, {
+      'chartwright.quota.kind': req.kind,
+      outcome: r.granted ? 'granted' : 'denied',
+    });
     return { reservationId: req.reservationId, granted: r.granted, quota: r.quota };
   }
 
@@ -46,12 +51,12 @@ export class Quotas {
 
   /** A flow's success event commits the reservation it made. */
   commit(reservationId: string | null) {
-    return reservationId ? this.#store.commit(reservationId) : Promise.resolve('none');
+    return reservationId ? this.#store.commit(reservationId).then(settled) : Promise.resolve('none');
   }
 
   /** A flow's failure (or its caller) gives the reservation back. */
   release(reservationId: string | null) {
-    return reservationId ? this.#store.release(reservationId) : Promise.resolve('none');
+    return reservationId ? this.#store.release(reservationId).then(settled) : Promise.resolve('none');
   }
 
   snapshot(userId: string) {
@@ -145,5 +150,6 @@ export class Quotas {
   async sweep(): Promise<void> {
     const n = await this.#store.releaseExpired();
     if (n) this.ctx.logger.info({ released: n }, 'expired reservations released');
+    if (n) quotaReservations().add(n, { outcome: 'expired' });
   }
 }

@@ -478,6 +478,11 @@ export class JetStreamBus implements MessageBus {
     await this.nc.reconnect();
   }
 
+  async consumerPending(spec: ConsumerSpec): Promise<number> {
+    const info = await this.jsm.consumers.info(this.streamName(spec.stream), spec.durable);
+    return info.num_pending + info.num_ack_pending;
+  }
+
   async ping(): Promise<void> {
     await this.nc.flush();
     await this.jsm.getAccountInfo();

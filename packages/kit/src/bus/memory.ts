@@ -459,6 +459,16 @@ export class MemoryBus implements MessageBus {
     }
   }
 
+  async consumerPending(spec: ConsumerSpec): Promise<number> {
+    const c = this.consumers.get(`${spec.stream}/${spec.durable}`);
+    if (!c) return 0;
+    const stream = this.streams.get(c.spec.stream)!;
+    let unread = 0;
+    for (let k = c.cursor; k < stream.messages.length; k++)
+      if (subjectMatches(c.spec.filterSubject, stream.messages[k]!.subject)) unread++;
+    return unread + c.ready.length + c.inFlight.size;
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new BusError('CLOSED', 'bus closed');
   }

@@ -119,6 +119,11 @@ export interface MessageBus {
     opts?: { timeoutMs?: number; headers?: Headers },
   ): Promise<unknown>;
   ping(): Promise<void>;
+  /**
+   * A durable consumer's lag: messages not yet delivered plus delivered and unacknowledged
+   * (for `chartwright.consumer.pending` and KEDA's `lagThreshold`, which counts the same way).
+   */
+  consumerPending?(spec: ConsumerSpec): Promise<number>;
   /** Drains subscriptions and closes. */
   close(): Promise<void>;
 }

@@ -1,11 +1,25 @@
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { lazy, meter } from '../metrics.js';
 
 /** Seconds a client is told to wait before retrying against a server that is draining. */
 const DRAIN_RETRY_AFTER_SECONDS = 1;
 /** Answered by the probes themselves during a drain (`/ready` says `shutting_down`). */
 const PROBES = new Set(['/health', '/ready']);
+
+/** RED per route, for every host and every route it serves (OpenTelemetry HTTP semantics). */
+const requestDuration = lazy(() =>
+  meter().createHistogram('http.server.request.duration', {
+    unit: 's',
+    description: 'Duration of HTTP server requests',
+    advice: {
+      explicitBucketBoundaries: [
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60,
+      ],
+    },
+  }),
+);
 
 /**
  * The HTTP server every host uses. Errors Fastify raises before routing (an undecodable URL, a
@@ -34,6 +48,15 @@ export function createHttpApp(
         .send({ success: false, error: { code: 'VALIDATION_ERROR', message: err.message } });
     },
   }) as unknown as FastifyInstance;
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url;
+    requestDuration().record(reply.elapsedTime / 1000, {
+      'http.request.method': req.method,
+      'http.response.status_code': reply.statusCode,
+      // Unmatched requests (404s for any path) carry no route: one series, not one per path.
+      ...(route ? { 'http.route': route } : {}),
+    });
+  });
   let draining = false;
   app.addHook('preClose', async () => {
     draining = true;
