@@ -35,6 +35,14 @@ const GatewayEnv = z.object({
   BODY_LIMIT_BYTES: env.int(1_048_576, 1_024, 50 * 1_048_576),
   /** An `Idempotency-Key`'s lease: renewed while its request runs; a retry takes over a lapsed one. */
   IDEMPOTENCY_LEASE_MS: env.int(15_000, 1_000, 600_000),
+  /**
+   * Sign-up mails a link that confirms the address before the account can log in, and answers the
+   * same whether or not the address has an account. Default: on in production, off otherwise
+   * (then sign-up answers with a token at once, and 409 for a taken address).
+   */
+  SIGNUP_VERIFY_EMAIL: z.enum(['true', 'false']).optional(),
+  /** How long a sign-up link works. */
+  SIGNUP_VERIFY_TTL_HOURS: env.int(24, 1, 24 * 30),
 });
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -82,6 +90,10 @@ export function loadGatewayConfig(source: Record<string, string | undefined>) {
     principalCache: { max: e.PRINCIPAL_CACHE_MAX, ttlMs: e.PRINCIPAL_CACHE_TTL_MS },
     usageFlushMs: e.USAGE_FLUSH_MS,
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
+    signup: {
+      verifyEmail: e.SIGNUP_VERIFY_EMAIL ? e.SIGNUP_VERIFY_EMAIL === 'true' : e.NODE_ENV === 'production',
+      verifyTtlMs: e.SIGNUP_VERIFY_TTL_HOURS * 3_600_000,
+    },
   };
 }
 

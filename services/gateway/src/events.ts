@@ -4,6 +4,8 @@ import {
   UserApiKeyRevoked,
   UserPlanChanged,
   UserRegistered,
+  UserSignupAttempted,
+  UserVerificationRequested,
 } from '@chartwright/contracts';
 import { makeEvent, ServiceEvents } from '@chartwright/kit';
 
@@ -13,6 +15,14 @@ export const SERVICE = 'gateway';
 export class GatewayEvents extends ServiceEvents {
   userRegistered(data: DataOf<typeof UserRegistered>) {
     return makeEvent(UserRegistered, data, { source: SERVICE, subject: data.userId });
+  }
+
+  verificationRequested(data: DataOf<typeof UserVerificationRequested>) {
+    return makeEvent(UserVerificationRequested, data, { source: SERVICE, subject: data.userId });
+  }
+
+  signupAttempted(data: DataOf<typeof UserSignupAttempted>) {
+    return makeEvent(UserSignupAttempted, data, { source: SERVICE, subject: data.userId });
   }
 
   planChanged(data: DataOf<typeof UserPlanChanged>) {

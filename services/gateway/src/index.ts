@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { AnalysisWatch } from './analysis-watch.js';
 import { registerGateway } from './app.js';
 import { forgetCallers } from './auth/authenticate.js';
-import { verifyPassword } from './auth/passwords.js';
+import { hashPassword, verifyPassword } from './auth/passwords.js';
 import { PrincipalCache } from './auth/principals.js';
 import { loadGatewayConfig } from './config.js';
 import { startConsumers } from './consumers.js';
@@ -99,8 +99,9 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
 
 /**
  * `ADMIN_EMAIL` / `ADMIN_PASSWORD`: creates that account as an admin, or promotes it, but only when
- * it knows that password: anybody may have signed up with the email first (signups are not
- * verified), and must not be made admin by a restart.
+ * it knows that password: anybody may have signed up with the email first (when sign-ups are not
+ * verified), and must not be made admin by a restart. An account of that address still waiting
+ * for its confirmation is the operator's: it gets ADMIN_PASSWORD and is confirmed.
  */
 async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
   const admin = ctx.config.admin;
@@ -108,7 +109,7 @@ async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
   const find = () =>
     ctx.db
       .selectFrom('users')
-      .select(['id', 'role', 'password_hash'])
+      .select(['id', 'role', 'password_hash', 'email_verified_at'])
       .where('email', '=', admin.email)
       .executeTakeFirst();
   let existing = await find();
@@ -128,7 +129,27 @@ async function bootstrapAdmin(ctx: GatewayContext): Promise<void> {
       existing = await find();
     }
   }
-  if (!existing || existing.role === 'admin') return;
+  if (!existing) return;
+  if (!existing.email_verified_at) {
+    const passwordHash = await hashPassword(admin.password);
+    await ctx.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('email_verifications').where('user_id', '=', existing.id).execute();
+      await trx
+        .updateTable('users')
+        .set({
+          role: 'admin',
+          password_hash: passwordHash,
+          email_verified_at: new Date(),
+          updated_at: new Date(),
+        })
+        .where('id', '=', existing.id)
+        .execute();
+    });
+    await forgetCallers(ctx, { userId: existing.id });
+    ctx.logger.info({ email: admin.email }, 'unconfirmed account of ADMIN_EMAIL taken over as admin');
+    return;
+  }
+  if (existing.role === 'admin') return;
   if (!(await verifyPassword(admin.password, existing.password_hash))) {
     ctx.logger.error(
       { email: admin.email },

@@ -5,6 +5,8 @@ import {
   QuotaThresholdReached,
   type StreamName,
   UserRegistered,
+  UserSignupAttempted,
+  UserVerificationRequested,
 } from '@chartwright/contracts';
 import type { Logger } from '@chartwright/kit';
 import {
@@ -18,7 +20,13 @@ import {
 import type { AppContext } from './context.js';
 import type { Deliveries } from './deliveries.js';
 import type { Email } from './email.js';
-import { analysisCompletedMail, analysisFailedMail, quotaWarningMail } from './messages.js';
+import {
+  analysisCompletedMail,
+  analysisFailedMail,
+  quotaWarningMail,
+  signupAttemptedMail,
+  verificationMail,
+} from './messages.js';
 import { webhookData } from './payloads.js';
 
 interface UseCases {
@@ -46,6 +54,25 @@ const group = (
 export const consumers = ({ ctx, deliveries, email }: UseCases): ConsumerGroup[] => [
   group('USERS', 'notification-users', 'user.registered', [
     on(UserRegistered, (e) => email.recordRecipient(e.data.userId, e.data.email, e.data.name)),
+  ]),
+  // Account mail, apart from the recipients consumer (NATS 2.9 has one filter per consumer).
+  group('USERS', 'notification-account', 'user.>', [
+    on(UserVerificationRequested, async (e) => {
+      await email.queueAccountMail(
+        e.data.userId,
+        e.data.email,
+        `${e.id}:user.verification_requested`,
+        verificationMail(e, email.verifyUrl(e.data.token)),
+      );
+    }),
+    on(UserSignupAttempted, async (e) => {
+      await email.queueAccountMail(
+        e.data.userId,
+        e.data.email,
+        `${e.id}:user.signup_attempted`,
+        signupAttemptedMail(e, email.loginUrl()),
+      );
+    }),
   ]),
   group('ANALYSES', 'notification-analyses', 'analysis.>', [
     on(AnalysisCompleted, async (e) => {

@@ -159,21 +159,33 @@ export class Email {
     if (!to) throw new Error(`no address known yet for user ${userId}`);
     const url = this.unsubscribeUrl(userId, topic);
     const content = build(url);
+    // RFC 8058 one-click: mail clients POST to the link.
+    return this.insert(db, userId, to.email, dedupeKey, content, {
+      'List-Unsubscribe': `<${url}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    });
+  }
+
+  /** One queued mail, unless `dedupeKey` was queued before; the loop is woken outside a transaction. */
+  private async insert(
+    db: Db,
+    userId: string,
+    to: string,
+    dedupeKey: string,
+    content: MailContent,
+    headers: Record<string, string>,
+  ): Promise<boolean> {
     const res = await db
       .insertInto('emails')
       .values({
         id: newId(),
         dedupe_key: dedupeKey,
         user_id: userId,
-        to_address: to.email,
+        to_address: to,
         subject: content.subject,
         text: content.text,
         html: content.html,
-        // RFC 8058 one-click: mail clients POST to the link.
-        headers: JSON.stringify({
-          'List-Unsubscribe': `<${url}>`,
-          'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-        }) as never,
+        headers: JSON.stringify(headers) as never,
         status: 'pending',
         next_attempt_at: this.ctx.clock(),
         locked_until: null,
@@ -186,6 +198,24 @@ export class Email {
     const queued = Number(res.numInsertedOrUpdatedRows ?? 0) > 0;
     if (queued && db === this.ctx.db) this.loop.kick();
     return queued;
+  }
+
+  /**
+   * Queues a mail about the account itself (sign-up confirmation, a sign-up with a taken address):
+   * no preference turns it off, and it goes to the address the event names. `dedupeKey` makes a
+   * redelivered event queue none.
+   */
+  queueAccountMail(userId: string, to: string, dedupeKey: string, content: MailContent): Promise<boolean> {
+    return this.insert(this.ctx.db, userId, to, dedupeKey, content, {});
+  }
+
+  /** The link in a sign-up confirmation mail (a gateway route). */
+  verifyUrl(token: string): string {
+    return `${this.ctx.config.publicUrl}/v1/auth/verify?token=${encodeURIComponent(token)}`;
+  }
+
+  loginUrl(): string {
+    return `${this.ctx.config.publicUrl}/docs#/auth`;
   }
 
   queueWebhookDisabled(

@@ -3,6 +3,8 @@ import type {
   AnalysisFailed,
   EventOf,
   QuotaThresholdReached,
+  UserSignupAttempted,
+  UserVerificationRequested,
 } from '@chartwright/contracts';
 
 export interface MailContent {
@@ -140,4 +142,46 @@ export function webhookDisabledMail(
       'webhook alerts are on for your account',
     ),
   };
+}
+
+/** Mail about the account itself: sent whatever the preferences say, so it has no unsubscribe link. */
+function accountMail(
+  subject: string,
+  paragraphs: string[],
+  link?: { url: string; label: string },
+): MailContent {
+  const text = [subject, '', ...paragraphs, ...(link ? ['', `${link.label}: ${link.url}`] : [])].join('\n');
+  const html = `<!doctype html><html><body style="font-family:sans-serif">
+<h2>${escapeHtml(subject)}</h2>
+${paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n')}
+${link ? `<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>` : ''}
+</body></html>`;
+  return { subject, text, html };
+}
+
+export function verificationMail(
+  e: EventOf<typeof UserVerificationRequested>,
+  verifyUrl: string,
+): MailContent {
+  return accountMail(
+    'Confirm your Chartwright account',
+    [
+      `Someone (we hope you) signed up for Chartwright with ${oneLine(e.data.email)}.`,
+      `Follow the link to confirm the address; then log in with the password you chose. The link works until ${e.data.expiresAt}.`,
+      'If this was not you, ignore this mail: no account is opened without this confirmation.',
+    ],
+    { url: verifyUrl, label: 'Confirm my address' },
+  );
+}
+
+export function signupAttemptedMail(e: EventOf<typeof UserSignupAttempted>, loginUrl: string): MailContent {
+  return accountMail(
+    'Someone tried to sign up with your address',
+    [
+      `A sign-up for Chartwright named ${oneLine(e.data.email)}, which already has an account. Nothing was changed.`,
+      'If it was you: you already have an account; log in with your password.',
+      'If it was not you, you need do nothing.',
+    ],
+    { url: loginUrl, label: 'Log in' },
+  );
 }

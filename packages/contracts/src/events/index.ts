@@ -21,6 +21,35 @@ export const UserRegistered = defineEvent(
   'A user signed up. quota-service creates their quota row.',
 );
 
+/**
+ * Someone signed up with an address that has no verified account yet: the mail with this link
+ * proves they own it. The token is single-use and short-lived; the gateway keeps only its hash.
+ * (It travels on USERS, which only the gateway and notification-service may read.)
+ */
+export const UserVerificationRequested = defineEvent(
+  'user.verification_requested',
+  1,
+  z.object({
+    userId: Id,
+    email: z.email(),
+    name: z.string().nullable(),
+    token: z.string().min(20),
+    expiresAt: z.iso.datetime({ offset: true }),
+  }),
+  'A sign-up needs its address confirmed. notification-service mails the link (GET /v1/auth/verify?token=…).',
+);
+
+/**
+ * A sign-up named an address that already has an account. The answer to the caller is the same as
+ * for a new address (no enumeration); the owner is told by mail instead.
+ */
+export const UserSignupAttempted = defineEvent(
+  'user.signup_attempted',
+  1,
+  z.object({ userId: Id, email: z.email() }),
+  'Someone tried to sign up with the address of an existing account. notification-service tells its owner.',
+);
+
 export const UserPlanChanged = defineEvent(
   'user.plan_changed',
   1,
@@ -238,6 +267,8 @@ export const UsageBatchRecorded = defineEvent(
 /** Every event definition, for documentation and validation by type. */
 export const EVENTS = [
   UserRegistered,
+  UserVerificationRequested,
+  UserSignupAttempted,
   UserPlanChanged,
   UserApiKeyRevoked,
   ChartGenerated,

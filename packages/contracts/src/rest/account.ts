@@ -47,6 +47,22 @@ export type TokenResponse = z.infer<typeof TokenResponse>;
 export const SignupResponse = TokenResponse.extend({ user: User });
 export type SignupResponse = z.infer<typeof SignupResponse>;
 
+/**
+ * The answer to a sign-up when addresses must be confirmed (SIGNUP_VERIFY_EMAIL): the same for a
+ * new address and for one that already has an account, so it reveals neither.
+ */
+export const SignupAccepted = z.object({
+  email: z.string(),
+  verification: z.literal('sent'),
+});
+export type SignupAccepted = z.infer<typeof SignupAccepted>;
+
+export const VerifyEmailQuery = z.object({ token: z.string().min(1).max(200) });
+export type VerifyEmailQuery = z.infer<typeof VerifyEmailQuery>;
+
+export const VerifyEmailResponse = z.object({ verified: z.literal(true), user: User });
+export type VerifyEmailResponse = z.infer<typeof VerifyEmailResponse>;
+
 export const CreateApiKeyRequest = z.object({ name: z.string().trim().min(1).max(100) });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 

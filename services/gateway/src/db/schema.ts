@@ -10,8 +10,20 @@ export interface UserTable {
   password_hash: string;
   role: Role;
   plan: Plan;
+  /** Null until the owner of the address followed the sign-up link: such an account can't log in. */
+  email_verified_at: Date | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+}
+
+/** A pending sign-up: the sha256 of its mailed token, and the password and name it was made with. */
+export interface EmailVerificationTable {
+  token_hash: string;
+  user_id: string;
+  password_hash: string;
+  name: string | null;
+  expires_at: Date;
+  created_at: Generated<Date>;
 }
 
 export interface ApiKeyTable {
@@ -48,6 +60,7 @@ export interface IdempotencyKeyTable {
 
 export interface GatewayDb extends KitTables {
   users: UserTable;
+  email_verifications: EmailVerificationTable;
   api_keys: ApiKeyTable;
   idempotency_keys: IdempotencyKeyTable;
 }
