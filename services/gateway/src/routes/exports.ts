@@ -29,7 +29,7 @@ import { toAnalysisDetail } from './analyses.js';
 const IdParams = z.object({ id: z.uuid() });
 const READ_TIMEOUT_MS = 10_000;
 const RENDER_TIMEOUT_MS = 30_000;
-/** Rows per page read from a service while a CSV streams: one page in memory at a time. */
+/** Rows per page read from a service while a CSV streams: one page (~300 KB) in memory at a time. */
 const CSV_PAGE = 1000;
 /** A report prints at most this many of a chart's analyses, newest first. */
 const REPORT_ANALYSES = 50;
