@@ -32,6 +32,8 @@ export default defineConfig(async () => {
       test: {
         fileParallelism: false,
         testTimeout: 120_000,
+        // Checks every gateway answer against /openapi.json (test/openapi-check.ts).
+        setupFiles: ['./test/setup.ts'],
         ...(run ? {} : { exclude: ['**/*'], passWithNoTests: true }),
       },
     }),

@@ -1,5 +1,5 @@
 /**
- * `pnpm chaos`: the faults production brings, against the five services as processes on a
+ * `pnpm chaos`: the faults production brings, against the six services as processes on a
  * PostgreSQL cluster and a nats-server of their own (free ports, temp dirs, removed afterwards),
  * with s3rver as object store. Bounded load (by count and by time) runs throughout while it
  *   - kills -9 each service in turn and starts it again,
@@ -7,12 +7,15 @@
  *   - stops PostgreSQL (fast) and starts it again 5 s later,
  *   - terminates sessions busy in a transaction, six times,
  *   - SIGTERMs every service at once,
- * then lets the work settle and prints invariants, each a count that should be 0.
+ * then lets the work settle and prints invariants, each a count that should be 0. Every user has a
+ * webhook for `analysis.completed` on a local receiver, so deliveries go through the faults too.
  *
  * Settings: CHAOS_USERS (8), CHAOS_WORKERS (4), CHAOS_MAX_OPS (3000), CHAOS_PAUSE_MS (3000).
  * Not part of `pnpm test`.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger, JetStreamBus } from '@chartwright/kit';
@@ -26,7 +29,16 @@ const USERS = num('CHAOS_USERS', 8);
 const WORKERS = num('CHAOS_WORKERS', 4);
 const MAX_OPS = num('CHAOS_MAX_OPS', 3_000);
 const PAUSE_MS = num('CHAOS_PAUSE_MS', 3_000);
-const SERVICES = ['quota-service', 'storage-service', 'chart-service', 'analysis-service', 'gateway'];
+const SERVICES = [
+  'quota-service',
+  'storage-service',
+  'chart-service',
+  'analysis-service',
+  'notification-service',
+  'gateway',
+];
+/** Every service but the gateway, which starts last (it answers the load). */
+const BACKENDS = SERVICES.filter((s) => s !== 'gateway');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
@@ -46,7 +58,32 @@ const ENV = {
   ANALYSIS_SWEEP_INTERVAL_MS: '5000',
   ANALYSIS_TMP_DIR: analysisTmp,
   SHUTDOWN_TIMEOUT_MS: '20000',
+  // The webhook receiver is on loopback over http; retries come quickly so they settle in the run.
+  WEBHOOKS_ALLOW_PRIVATE: 'true',
+  WEBHOOKS_ALLOW_HTTP: 'true',
+  WEBHOOK_RETRY_SCHEDULE: '1,2,5,10,20',
+  NOTIFICATION_POLL_INTERVAL_MS: '500',
 };
+
+/** The analyses the receiver got a webhook for (a retry after a lost answer may repeat one). */
+const delivered = new Set<string>();
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (d) => {
+    body += d;
+  });
+  req.on('end', () => {
+    try {
+      const id = JSON.parse(body)?.data?.analysisId;
+      if (typeof id === 'string') delivered.add(id);
+    } catch {
+      // not ours
+    }
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
 
 const postgres = await startPrivatePostgres();
 const nats = await startPrivateNats();
@@ -70,14 +107,17 @@ async function start(name: string): Promise<ServiceProcess> {
   });
   return p;
 }
-/** When each service was killed -9: what was in flight then may have been lost with it. */
-const kills: { name: string; at: number }[] = [];
+/**
+ * When each service was killed -9, from the signal to the exit seen: what was in flight then
+ * (or reached the dying process in between) may have been lost with it.
+ */
+const kills: { name: string; at: number; until: number }[] = [];
 async function stop(name: string, signal: NodeJS.Signals) {
   const p = procs.get(name)!;
   expectedExit.add(p);
-  if (signal === 'SIGKILL') kills.push({ name, at: Date.now() });
   const started = Date.now();
   const code = await p.stop(signal);
+  if (signal === 'SIGKILL') kills.push({ name, at: started, until: Date.now() });
   return { code, ms: Date.now() - started };
 }
 
@@ -87,13 +127,13 @@ const notes: string[] = [];
 let exitCode = 0;
 
 try {
-  await Promise.all(SERVICES.slice(0, 4).map(start));
+  await Promise.all(BACKENDS.map(start));
   await start('gateway');
-  log('five services up');
+  log('six services up');
   const users: User[] = [];
   while (users.length < USERS) {
     const u = await traffic.signup();
-    if (u) users.push(u);
+    if (u && (await traffic.subscribe(u, hookUrl, ['analysis.completed']))) users.push(u);
     else await sleep(500);
   }
 
@@ -165,7 +205,7 @@ try {
     const results = await Promise.all(SERVICES.map(async (s) => [s, await stop(s, 'SIGTERM')] as const));
     for (const [s, r] of results) notes.push(`SIGTERM ${s}: exit ${r.code} after ${r.ms} ms`);
     report['services not exiting 0 on SIGTERM'] = results.filter(([, r]) => r.code !== 0).length;
-    await Promise.all(SERVICES.slice(0, 4).map(start));
+    await Promise.all(BACKENDS.map(start));
     await start('gateway');
   });
   loadDone = true;
@@ -180,16 +220,29 @@ try {
     );
   const outboxRows = async () => {
     let n = 0;
-    for (const s of ['gateway', 'chart', 'analysis', 'storage', 'quota'])
+    for (const s of ['gateway', 'chart', 'analysis', 'storage', 'quota', 'notification'])
       n += Number((await stack.query<{ n: string }>(`select count(*) as n from ${s}.outbox`))[0]!.n);
     return n;
   };
+  const pendingDeliveries = async () =>
+    Number(
+      (
+        await stack.query<{ n: string }>(
+          `select count(*) as n from notification.deliveries where status = 'pending'`,
+        )
+      )[0]!.n,
+    );
   const settleUntil = Date.now() + 120_000;
   while (Date.now() < settleUntil) {
     const held = await stack.query<{ n: string }>(
       `select count(*) as n from quota.reservations where state = 'held' and kind = 'charts'`,
     );
-    if (Number((await unfinished())[0]!.n) === 0 && (await outboxRows()) === 0 && Number(held[0]!.n) === 0)
+    if (
+      Number((await unfinished())[0]!.n) === 0 &&
+      (await outboxRows()) === 0 &&
+      Number(held[0]!.n) === 0 &&
+      (await pendingDeliveries()) === 0
+    )
       break;
     await sleep(1_000);
   }
@@ -198,7 +251,7 @@ try {
   // Answers.
   const answered = traffic.outcomes;
   const inFlightAtKill = (o: { at: number; ms: number }, gatewayOnly: boolean) =>
-    kills.some((k) => (!gatewayOnly || k.name === 'gateway') && k.at >= o.at && k.at <= o.at + o.ms);
+    kills.some((k) => (!gatewayOnly || k.name === 'gateway') && o.at <= k.until && o.at + o.ms >= k.at);
   Object.assign(report, {
     'answers 500 (INTERNAL)': answered.filter((o) => o.status === 500).length,
     // A 504: the service answering was killed -9 with the request in hand, and NATS cannot tell.
@@ -257,6 +310,22 @@ try {
   notes.push(
     `analyses: ${rows.filter((r) => r.status === 'completed').length} completed, ${rows.filter((r) => r.status === 'failed').length} failed of ${analysisIds.length} accepted`,
   );
+
+  // Every completed analysis reached its owner's webhook, through one delivery that succeeded.
+  const completed = rows.filter((r) => r.status === 'completed').map((r) => r.id);
+  const deliveries = await stack.query<{ analysis_id: string; status: string }>(
+    `select body::json->'data'->>'analysisId' as analysis_id, status from notification.deliveries
+      where event_type = 'analysis.completed'`,
+  );
+  const deliveryOf = new Map<string, string[]>();
+  for (const d of deliveries)
+    deliveryOf.set(d.analysis_id, [...(deliveryOf.get(d.analysis_id) ?? []), d.status]);
+  report['completed analyses without exactly one webhook delivery'] = completed.filter(
+    (id) => deliveryOf.get(id)?.length !== 1,
+  ).length;
+  report['webhook deliveries not succeeded'] = deliveries.filter((d) => d.status !== 'succeeded').length;
+  report['completed analyses the receiver never got'] = completed.filter((id) => !delivered.has(id)).length;
+  notes.push(`webhooks: ${deliveries.length} deliveries, ${delivered.size} analyses received`);
 
   // Quota equals the work: per user, charts made and analyses completed (plus any still held).
   const mismatched = await stack.query<{ user_id: string }>(
@@ -334,5 +403,6 @@ try {
   await postgres.destroy().catch(() => undefined);
   await nats.destroy().catch(() => undefined);
   rmSync(tmp, { recursive: true, force: true });
+  receiver.close();
 }
 process.exit(exitCode);

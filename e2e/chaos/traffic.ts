@@ -135,6 +135,15 @@ export class Traffic {
     return res?.status === 201 ? { email, token: res.body.data.token } : undefined;
   }
 
+  /** A webhook endpoint for `events`, so notification-service's deliveries are under fault too. */
+  async subscribe(user: User, url: string, events: string[]): Promise<boolean> {
+    const res = await this.call('webhook', 'POST', '/v1/webhooks', {
+      token: user.token,
+      body: { url, events },
+    });
+    return res?.status === 201;
+  }
+
   /** A chart, with an idempotency key that a retry could reuse. */
   async generate(user: User): Promise<string | undefined> {
     const key = randomUUID();

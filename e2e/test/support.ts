@@ -13,6 +13,7 @@ import {
 } from '@chartwright/kit/testing';
 import { startS3rver } from '@chartwright/object-store/testing';
 import pg from 'pg';
+import { watchGateway } from './openapi-check.js';
 
 export interface Stack {
   env: Record<string, string>;
@@ -82,6 +83,7 @@ export async function createStack(servers: { postgresUrl?: string; natsUrl?: str
             { port, nodeArgs: opts.nodeArgs, timeoutMs: opts.timeoutMs },
           );
           processes.push(p);
+          if (service === 'gateway') await watchGateway(p.url);
           return p;
         } catch (err) {
           if (opts.port || attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;

@@ -2,10 +2,11 @@ import fastifyJwt from '@fastify/jwt';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { authenticator } from './auth/authenticate.js';
 import type { GatewayContext } from './context.js';
 import { apiErrorHandler, installErrorHandlers } from './errors.js';
+import { publicRoutes, swaggerOptions } from './openapi.js';
 import { registerIdempotency } from './plugins/idempotency.js';
 import { registerInputRules } from './plugins/input.js';
 import { registerRateLimits } from './plugins/rate-limit.js';
@@ -33,25 +34,7 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
   installErrorHandlers(app);
   registerInputRules(app, { bodyLimit: ctx.config.bodyLimit });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Chartwright API',
-        version: '1.0.0',
-        description:
-          'Trading charts and AI chart analysis. Errors: `{success: false, error: {code, message, details?}}`.',
-      },
-      components: {
-        securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        },
-      },
-      security: [{ bearerAuth: [] }, { apiKey: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
+  await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -71,6 +54,7 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
   const deps: RouteDeps = { generationRateLimit: limits.generation, analysisRateLimit: limits.analysis };
 
   await app.register(async (open) => {
+    publicRoutes(open);
     await authRoutes(open, ctx);
     // Signed image links work without a token.
     await fileRoutes(open, ctx, deps);

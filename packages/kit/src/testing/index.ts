@@ -237,6 +237,7 @@ export async function eventually<T>(
   }
 }
 export * from './fixtures.js';
+export * from './openapi-check.js';
 export * from './processes.js';
 export * from './servers.js';
 

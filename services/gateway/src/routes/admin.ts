@@ -14,6 +14,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: GatewayContext): Pr
     {
       schema: {
         tags: ['admin'],
+        operationId: 'setUserPlan',
+        errors: ['FORBIDDEN'],
         summary: "Change a user's plan (admin only)",
         params: z.object({ id: z.uuid() }),
         body: ChangePlanRequest,

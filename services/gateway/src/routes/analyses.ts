@@ -70,6 +70,8 @@ export async function analysisRoutes(
       preHandler: deps.analysisRateLimit,
       schema: {
         tags: ['analyses'],
+        operationId: 'analyzeChart',
+        respondAsync: true,
         summary: 'Analyse a chart with AI',
         description:
           'Queues an AI analysis of the chart and, by default, waits up to `wait` seconds (default 30) for ' +
@@ -131,6 +133,7 @@ export async function analysisRoutes(
     {
       schema: {
         tags: ['analyses'],
+        operationId: 'listAnalyses',
         summary: "The caller's analyses, newest first",
         querystring: AnalysisListQuery,
         response: { 200: successResponse(AnalysisListResponse) },
@@ -160,6 +163,7 @@ export async function analysisRoutes(
     {
       schema: {
         tags: ['analyses'],
+        operationId: 'getAnalysis',
         summary: 'One analysis: its status and, once completed, the signal',
         params: IdParams,
         response: { 200: successResponse(AnalysisDetailResponse) },
@@ -177,6 +181,8 @@ export async function analysisRoutes(
     {
       schema: {
         tags: ['analyses'],
+        operationId: 'streamAnalysisEvents',
+        produces: ['text/event-stream'],
         summary: "An analysis' progress as Server-Sent Events",
         description:
           'A `text/event-stream`: one event per step (`queued`, `downloading`, `analysing`, then `completed` ' +

@@ -38,6 +38,8 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
       config: { secretResponse: true },
       schema: {
         tags: ['api-keys'],
+        operationId: 'createApiKey',
+        errors: ['FORBIDDEN'],
         summary: 'Create an API key (the key is shown only in this answer)',
         body: CreateApiKeyRequest,
         response: { 201: successResponse(z.object({ apiKey: CreatedApiKey })) },
@@ -76,6 +78,8 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
     {
       schema: {
         tags: ['api-keys'],
+        operationId: 'listApiKeys',
+        errors: ['FORBIDDEN'],
         summary: "The caller's active API keys",
         response: { 200: successResponse(z.object({ apiKeys: z.array(ApiKey) })) },
       },
@@ -98,6 +102,8 @@ export async function apiKeyRoutes(app: FastifyInstance, ctx: GatewayContext): P
     {
       schema: {
         tags: ['api-keys'],
+        operationId: 'revokeApiKey',
+        errors: ['FORBIDDEN'],
         summary: 'Revoke an API key, at once',
         params: z.object({ id: z.uuid() }),
         response: { 200: DeletedResponse },

@@ -183,6 +183,8 @@ export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       config: authLimit,
       schema: {
         tags: ['auth'],
+        operationId: 'signup',
+        errors: ['CONFLICT'],
         summary: 'Create an account',
         description:
           'With address confirmation on (SIGNUP_VERIFY_EMAIL, the default in production) the answer is ' +
@@ -217,6 +219,7 @@ export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       config: authLimit,
       schema: {
         tags: ['auth'],
+        operationId: 'verifyEmail',
         summary: 'Confirm the address of a new account (the link in the sign-up mail)',
         querystring: VerifyEmailQuery,
         response: { 200: successResponse(VerifyEmailResponse).extend({ message: z.string() }) },
@@ -238,6 +241,8 @@ export async function authRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
       config: authLimit,
       schema: {
         tags: ['auth'],
+        operationId: 'login',
+        errors: ['UNAUTHORIZED'],
         summary: 'Log in with email and password',
         body: LoginRequest,
         response: { 200: successResponse(TokenResponse) },

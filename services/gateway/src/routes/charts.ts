@@ -44,6 +44,9 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
       preHandler: deps.generationRateLimit,
       schema: {
         tags: ['charts'],
+        operationId: 'generateChart',
+        // An unknown `templateId`.
+        errors: ['NOT_FOUND'],
         summary: 'Generate a chart (a chart config, or a templateId with overrides)',
         description:
           'Studies and drawings use chart-img.com names. `url` is a signed link that works without a token until `metadata.expiresAt`.',
@@ -70,6 +73,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
       preHandler: deps.generationRateLimit,
       schema: {
         tags: ['charts'],
+        operationId: 'generateCharts',
         summary: 'Generate up to 50 charts; each item succeeds or fails on its own',
         description:
           'Each item of `charts` is a generate request, validated on its own; each success counts against the monthly quota.',
@@ -95,6 +99,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
     {
       schema: {
         tags: ['charts'],
+        operationId: 'listCharts',
         summary: "The caller's charts, newest first",
         querystring: ChartListQuery,
         response: { 200: successResponse(ChartListResponse) },
@@ -117,6 +122,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
     {
       schema: {
         tags: ['charts'],
+        operationId: 'getChart',
         summary: 'A chart with its config and analyses',
         params: ChartParams,
         response: { 200: successResponse(ChartDetailResponse) },
@@ -138,6 +144,9 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
     {
       schema: {
         tags: ['charts'],
+        operationId: 'getChartImage',
+        produces: ['image/png', 'image/svg+xml'],
+        redirects: true,
         summary: "The chart's image (owner only)",
         params: ChartParams,
       },
@@ -171,6 +180,7 @@ export async function chartRoutes(app: FastifyInstance, ctx: GatewayContext, dep
     {
       schema: {
         tags: ['charts'],
+        operationId: 'deleteChart',
         summary: 'Delete a chart, its analyses and its images',
         params: ChartParams,
         response: { 200: DeletedResponse },

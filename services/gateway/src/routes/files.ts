@@ -28,6 +28,9 @@ export async function fileRoutes(app: FastifyInstance, ctx: GatewayContext, _dep
     {
       schema: {
         tags: ['files'],
+        operationId: 'getFile',
+        produces: ['image/png', 'image/svg+xml', 'application/pdf', 'text/csv'],
+        errors: ['FORBIDDEN'],
         summary: 'Fetch a file through a signed link',
         description:
           'The `url` of a chart is a link to this route, signed and valid until `expires`. ' +

@@ -26,6 +26,7 @@ export async function notificationRoutes(app: FastifyInstance, ctx: GatewayConte
     {
       schema: {
         tags,
+        operationId: 'getNotificationSettings',
         summary: 'Which mails the caller gets',
         description: 'Defaults: quota warnings and webhook-disabled alerts on, analysis mails off.',
         response: { 200: successResponse(NotificationPreferences) },
@@ -45,6 +46,7 @@ export async function notificationRoutes(app: FastifyInstance, ctx: GatewayConte
     {
       schema: {
         tags,
+        operationId: 'updateNotificationSettings',
         summary: 'Change mail preferences (settings not named keep their values)',
         body: UpdateNotificationPreferences,
         response: { 200: successResponse(NotificationPreferences) },
@@ -77,6 +79,10 @@ export async function unsubscribeRoutes(app: FastifyInstance, ctx: GatewayContex
     success: true as const,
     data: await callRpc(ctx.bus, Unsubscribe, { token: req.query.token }, { timeoutMs: TIMEOUT_MS }),
   });
-  r.get('/v1/notifications/unsubscribe', { schema }, handler);
-  r.post('/v1/notifications/unsubscribe', { schema }, handler);
+  r.get(
+    '/v1/notifications/unsubscribe',
+    { schema: { ...schema, operationId: 'unsubscribeViaLink' } },
+    handler,
+  );
+  r.post('/v1/notifications/unsubscribe', { schema: { ...schema, operationId: 'unsubscribe' } }, handler);
 }

@@ -29,6 +29,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
     {
       schema: {
         tags: ['templates'],
+        operationId: 'createTemplate',
         summary: 'Save a chart config under a name',
         body: CreateTemplateRequest,
         response: { 201: successResponse(z.object({ template: ChartTemplate })) },
@@ -51,6 +52,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
     {
       schema: {
         tags: ['templates'],
+        operationId: 'listTemplates',
         summary: "The caller's templates, newest first",
         querystring: TemplateListQuery,
         response: { 200: successResponse(TemplateListResponse) },
@@ -73,6 +75,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
     {
       schema: {
         tags: ['templates'],
+        operationId: 'getTemplate',
         summary: 'A template',
         params: TemplateParams,
         response: { 200: successResponse(z.object({ template: ChartTemplate })) },
@@ -95,6 +98,7 @@ export async function templateRoutes(app: FastifyInstance, ctx: GatewayContext):
     {
       schema: {
         tags: ['templates'],
+        operationId: 'deleteTemplate',
         summary: 'Delete a template (charts made from it stay)',
         params: TemplateParams,
         response: { 200: DeletedResponse },

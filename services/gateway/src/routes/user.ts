@@ -48,6 +48,7 @@ export async function userRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
     {
       schema: {
         tags: ['user'],
+        operationId: 'getUser',
         summary: 'The caller',
         response: { 200: successResponse(z.object({ user: User })) },
       },
@@ -72,6 +73,7 @@ export async function userRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
     {
       schema: {
         tags: ['user'],
+        operationId: 'getQuota',
         summary: "This month's usage and limits",
         response: { 200: successResponse(QuotaResponse) },
       },
@@ -88,6 +90,7 @@ export async function userRoutes(app: FastifyInstance, ctx: GatewayContext): Pro
     {
       schema: {
         tags: ['user'],
+        operationId: 'getUsage',
         summary: 'Daily request counts (UTC); default the last 30 days',
         querystring: UsageQuery,
         response: { 200: successResponse(UsageResponse) },

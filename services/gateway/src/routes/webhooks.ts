@@ -48,6 +48,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
       config: { secretResponse: true },
       schema: {
         tags,
+        operationId: 'createWebhook',
         summary: 'Register an endpoint (the secret is shown once)',
         description:
           'Deliveries are POSTs of `{type, timestamp, data}` signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). A 2xx within 15 s is success; otherwise retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h. https only; hosts on private, loopback, link-local, CGNAT or multicast addresses are refused.',
@@ -72,6 +73,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'listWebhooks',
         summary: "The caller's endpoints (never their secrets)",
         response: { 200: successResponse(z.object({ webhooks: z.array(Webhook) })) },
       },
@@ -90,6 +92,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'getWebhook',
         summary: 'An endpoint',
         params: WebhookParams,
         response: { 200: successResponse(Webhook) },
@@ -112,6 +115,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'updateWebhook',
         summary: 'Change an endpoint (enabling it again restarts its failure clock)',
         params: WebhookParams,
         body: UpdateWebhookRequest,
@@ -135,6 +139,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'deleteWebhook',
         summary: 'Delete an endpoint; nothing pending is sent to it afterwards',
         params: WebhookParams,
         response: { 200: z.object({ success: z.literal(true), message: z.string() }) },
@@ -158,6 +163,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
       config: { secretResponse: true },
       schema: {
         tags,
+        operationId: 'rotateWebhookSecret',
         summary: 'A new secret; for 24 h deliveries carry signatures by both',
         params: WebhookParams,
         response: { 200: successResponse(RotatedSecret) },
@@ -180,6 +186,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'testWebhook',
         summary: 'Send a `webhook.test` event now; answers its delivery after the attempt',
         params: WebhookParams,
         response: { 200: successResponse(z.object({ delivery: WebhookDelivery })) },
@@ -202,6 +209,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'listWebhookDeliveries',
         summary: "An endpoint's deliveries, newest first",
         params: WebhookParams,
         querystring: DeliveryListQuery,
@@ -225,6 +233,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'getWebhookDelivery',
         summary: 'A delivery with each attempt: time, status code, duration, first 1 KB of the answer',
         params: DeliveryParams,
         response: { 200: successResponse(z.object({ delivery: WebhookDeliveryDetail })) },
@@ -247,6 +256,7 @@ export async function webhookRoutes(app: FastifyInstance, ctx: GatewayContext): 
     {
       schema: {
         tags,
+        operationId: 'retryWebhookDelivery',
         summary: 'Send a delivery again now; answers it after the attempt',
         params: DeliveryParams,
         response: { 200: successResponse(z.object({ delivery: WebhookDelivery })) },
