@@ -128,6 +128,10 @@ export async function exportRoutes(app: FastifyInstance, ctx: GatewayContext): P
           '`<TICKER>-<interval>-<yyyy-mm-dd>.<format>`. Counts against no quota.',
         params: IdParams,
         querystring: ChartExportQuery,
+        produces: ['application/pdf', 'image/svg+xml', 'image/png', 'application/json'],
+        // SVG of a chart-img.com chart.
+        errors: ['CONFLICT'],
+        redirects: true,
       },
     },
     async (req, reply) => {
@@ -181,6 +185,7 @@ export async function exportRoutes(app: FastifyInstance, ctx: GatewayContext): P
           '`<TICKER>-<interval>-<yyyy-mm-dd>.<format>` after the analysis. Counts against no quota.',
         params: IdParams,
         querystring: AnalysisExportQuery,
+        produces: ['application/pdf', 'application/json'],
       },
     },
     async (req, reply) => {
@@ -228,6 +233,7 @@ export async function exportRoutes(app: FastifyInstance, ctx: GatewayContext): P
             "Cells starting with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'` so spreadsheets do not " +
             'run them. `from` (inclusive) and `to` (exclusive) bound the creation time; `symbol` matches part of it.',
           querystring: HistoryExportQuery,
+          produces: ['text/csv'],
         },
       },
       async (req, reply) => {
