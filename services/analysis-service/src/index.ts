@@ -71,7 +71,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     logger.info({ model: analyst.model, concurrency: config.concurrency }, 'analyst ready');
     const subs = await startMessaging(rt.bus, logger, {
       queue: QUEUE,
-      handlers: handlers(analyses),
+      handlers: handlers(analyses, database.db),
       consumers: consumers(analyses, worker, config),
     }).catch(async (err) => {
       await stopAll([], relay, database);

@@ -16,6 +16,7 @@ import { type ChartSeries, MarketDataError, snapshot } from '@chartwright/market
 import { DownloadError, downloadToFile } from '@chartwright/safe-download';
 import type { Updateable } from 'kysely';
 import { BuiltinAnalyst } from './analyst/builtin.js';
+import { analyseComparisonChart } from './analyst/comparison.js';
 import { AnalystError } from './analyst/errors.js';
 import { ground } from './analyst/grounding.js';
 import type { ChartMediaType } from './analyst/types.js';
@@ -321,6 +322,8 @@ export class AnalysisWorker {
   ) {
     const { analyst, market, logger } = this.deps;
     const config = ChartConfig.parse(chart.config);
+    // A comparison chart is measured, not read: relative strength, correlation and beta.
+    if (config.compare) return analyseComparisonChart(market, chart, config, signal);
     let series: ChartSeries | undefined;
     try {
       series = await chartSeries(

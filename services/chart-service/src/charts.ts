@@ -11,6 +11,7 @@ import {
   type ChartListQuery,
   type ChartListResponse,
   type ChartTemplate,
+  type CompareChartsRequest,
   type CreateTemplateRequest,
   GenerateChartRequest,
   type GenerateChartResponse,
@@ -22,7 +23,7 @@ import {
   type TemplateListResponse,
 } from '@chartwright/contracts';
 import { applyOnce, callRpc, failpoint, newId, ServiceError, secondsSince } from '@chartwright/kit';
-import { resolveDrawing, resolveStudy } from '@chartwright/market';
+import { type ChartSeries, MarketDataError, resolveDrawing, resolveStudy } from '@chartwright/market';
 import { chartObjectKey, signObjectUrl } from '@chartwright/object-store';
 import { type Selectable, type SelectQueryBuilder, sql } from 'kysely';
 import type { z } from 'zod';
@@ -32,7 +33,13 @@ import type { ChartDb, ChartTable, TemplateTable } from './db/schema.js';
 import type { ChartEvents } from './events.js';
 import { marketError } from './market.js';
 import { renderDuration } from './metrics.js';
-import { PoolBusyError, RenderError } from './render/index.js';
+import {
+  alignSeries,
+  type CompareSeries,
+  MIN_SHARED_BARS,
+  PoolBusyError,
+  RenderError,
+} from './render/index.js';
 
 /** The inbox key of the consumer that counts a chart's analyses. */
 export const ANALYSES_CONSUMER = 'chart-analyses';
@@ -66,6 +73,14 @@ export const quotaCounter = (q: QuotaSnapshot) => ({
 
 /** LIKE pattern matching `text` anywhere, with the wildcards in `text` taken literally. */
 const containsPattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** A chart's symbol, or any symbol of a comparison, contains `text`. */
+export const symbolMatches = (text: string) =>
+  sql<boolean>`(symbol ilike ${containsPattern(text)} escape '\\' or coalesce(config->'compare'->>'symbols', '') ilike ${containsPattern(text)} escape '\\')`;
+
+/** Every symbol a chart shows. */
+export const symbolsOf = (row: { symbol: string; config: unknown }): string[] =>
+  (row.config as Partial<ChartConfig> | null)?.compare?.symbols ?? [row.symbol];
 
 /**
  * The chart-service's use cases: generate (quota, market data, render, store, save with its event),
@@ -102,6 +117,13 @@ export class Charts {
   }
 
   #renderer(config: ChartConfig): 'builtin' | 'chart-img' {
+    if (config.compare) {
+      if (config.renderer === 'chart-img') {
+        const message = 'Comparison charts are drawn by the built-in renderer; use renderer "builtin"';
+        throw new ServiceError('VALIDATION_ERROR', message, [{ field: 'renderer', message }]);
+      }
+      return 'builtin';
+    }
     const renderer = config.renderer ?? (this.d.chartImg ? 'chart-img' : 'builtin');
     if (renderer === 'chart-img' && !this.d.chartImg) {
       const message = 'The chart-img renderer is not configured on this server; use renderer "builtin"';
@@ -142,6 +164,68 @@ export class Charts {
       if (made) return this.#answer(made);
     }
     const config = await this.resolveConfig(userId, raw);
+    return this.#make(userId, config, idempotencyKey);
+  }
+
+  /** A comparison chart of 2 to 4 symbols: one chart, drawn by the built-in renderer. */
+  async compare(
+    userId: string,
+    req: CompareChartsRequest,
+    idempotencyKey?: string,
+  ): Promise<GenerateChartResponse> {
+    if (idempotencyKey) {
+      const made = await this.#byKey(userId, idempotencyKey);
+      if (made) return this.#answer(made);
+    }
+    const { symbols, layout, ...rest } = req;
+    const config = ChartConfig.safeParse({
+      ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+      symbol: symbols[0],
+      renderer: 'builtin',
+      compare: { symbols, layout },
+    });
+    if (!config.success) throw invalidFields(config.error.issues);
+    return this.#make(userId, config.data, idempotencyKey);
+  }
+
+  /** Bars of every symbol of a comparison, aligned on the times they share; 400 naming what fails. */
+  async #compareSeries(
+    config: ChartConfig,
+    at: Date,
+  ): Promise<{ first: ChartSeries; aligned: CompareSeries[] }> {
+    const symbols = config.compare!.symbols;
+    const all = await Promise.all(
+      symbols.map((symbol, i) =>
+        this.d.market.forChart({ ...config, symbol }, at).catch((err) => {
+          const e = marketError(err);
+          if (e instanceof ServiceError && e.code === 'VALIDATION_ERROR' && err instanceof MarketDataError)
+            throw new ServiceError('VALIDATION_ERROR', `Unknown symbol ${symbol}: ${err.message}`, [
+              { field: `symbols.${i}`, message: `unknown symbol ${symbol}` },
+            ]);
+          throw e;
+        }),
+      ),
+    );
+    const visible = all.map((s, i) => ({
+      symbol: symbols[i]!,
+      bars: s.bars.slice(s.bars.length - s.visible),
+    }));
+    const aligned = alignSeries(visible);
+    if ((aligned[0]?.bars.length ?? 0) < MIN_SHARED_BARS) {
+      const spans = visible
+        .map((s) =>
+          s.bars.length
+            ? `${s.symbol} ${new Date(s.bars[0]!.time).toISOString()}–${new Date(s.bars.at(-1)!.time).toISOString()}`
+            : `${s.symbol} has no bars`,
+        )
+        .join('; ');
+      const message = `The symbols' bars do not overlap in time at interval ${config.interval} (${spans})`;
+      throw new ServiceError('VALIDATION_ERROR', message, [{ field: 'symbols', message }]);
+    }
+    return { first: all[0]!, aligned };
+  }
+
+  async #make(userId: string, config: ChartConfig, idempotencyKey?: string): Promise<GenerateChartResponse> {
     const renderer = this.#renderer(config);
     const chartImgBody = renderer === 'chart-img' ? this.d.chartImg!.prepare(config) : undefined;
     if (renderer === 'builtin') this.#validateBuiltin(config);
@@ -150,12 +234,17 @@ export class Charts {
     const reservationId = newId();
     const generatedAt = this.d.clock.now();
     // Bars do not depend on the quota: fetch them while the reservation is made.
-    const bars =
-      renderer === 'builtin'
-        ? this.d.market.forChart(config, generatedAt).catch((err) => {
-            throw marketError(err);
-          })
-        : Promise.resolve(undefined);
+    const bars: Promise<{ first: ChartSeries; aligned?: CompareSeries[] } | undefined> =
+      renderer !== 'builtin'
+        ? Promise.resolve(undefined)
+        : config.compare
+          ? this.#compareSeries(config, generatedAt)
+          : this.d.market.forChart(config, generatedAt).then(
+              (first) => ({ first }),
+              (err) => {
+                throw marketError(err);
+              },
+            );
     bars.catch(() => undefined);
 
     const reserved = await callRpc(
@@ -199,10 +288,16 @@ export class Charts {
         idempotency_key: idempotencyKey ?? null,
       };
       if (renderer === 'builtin') {
-        const series = (await bars)!;
+        const { first: series, aligned } = (await bars)!;
         const renderStart = performance.now();
         const rendered = await this.d.pool
-          .render({ config, bars: series.bars, synthetic: series.synthetic, visibleBars: series.visible })
+          .render({
+            config,
+            bars: series.bars,
+            synthetic: series.synthetic,
+            visibleBars: series.visible,
+            compare: aligned,
+          })
           .then((r) => {
             renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
             return r;
@@ -230,6 +325,7 @@ export class Charts {
           status: 'stored',
           synthetic: series.synthetic,
           expires_at: null,
+          bars: series.window,
         };
         image = {
           objectKey: key,
@@ -252,6 +348,7 @@ export class Charts {
           status: 'ready',
           synthetic: false,
           expires_at: stored.expiresAt,
+          bars: null,
         };
         image = {
           objectKey: null,
@@ -283,7 +380,11 @@ export class Charts {
         (qc) =>
           qc
             .insertInto('charts')
-            .values({ ...row, config: JSON.stringify(row.config) as never })
+            .values({
+              ...row,
+              config: JSON.stringify(row.config) as never,
+              bars: row.bars && (JSON.stringify(row.bars) as never),
+            })
             .returning('id'),
         generated,
       );
@@ -298,6 +399,7 @@ export class Charts {
           expiresAt: link.expiresAt,
           renderer,
           synthetic: row.synthetic,
+          ...(config.compare ? { symbols: config.compare.symbols } : {}),
         },
         quota,
         ...(warnings.length ? { warnings } : {}),
@@ -341,6 +443,7 @@ export class Charts {
         expiresAt: link.expiresAt,
         renderer: row.renderer,
         synthetic: row.synthetic,
+        ...(symbolsOf(row).length > 1 ? { symbols: symbolsOf(row) } : {}),
       },
       quota: quotaCounter(snapshot),
     };
@@ -431,6 +534,7 @@ export class Charts {
     return {
       id: row.id,
       symbol: row.symbol,
+      symbols: symbolsOf(row),
       interval: row.interval,
       url: link.url,
       status: this.#status(row, now),
@@ -445,7 +549,7 @@ export class Charts {
   async list(userId: string, q: ChartListQuery): Promise<ChartListResponse> {
     const now = new Date();
     let query = this.d.db.selectFrom('charts').where('user_id', '=', userId);
-    if (q.symbol) query = query.where(sql<boolean>`symbol ilike ${containsPattern(q.symbol)} escape '\\'`);
+    if (q.symbol) query = query.where(symbolMatches(q.symbol));
     if (q.status === 'stored') query = query.where('status', '=', 'stored');
     else if (q.status === 'ready')
       query = query
@@ -462,7 +566,8 @@ export class Charts {
     return { charts: rows.map((r) => this.#item(r, now)), pagination };
   }
 
-  async #row(userId: string, chartId: string): Promise<ChartRow> {
+  /** The caller's chart row; NOT_FOUND for another user's. */
+  async row(userId: string, chartId: string): Promise<ChartRow> {
     const row = await this.d.db
       .selectFrom('charts')
       .selectAll()
@@ -474,7 +579,7 @@ export class Charts {
   }
 
   async get(userId: string, chartId: string): Promise<{ chart: ChartDetail; image: ChartImageRef }> {
-    const row = await this.#row(userId, chartId);
+    const row = await this.row(userId, chartId);
     const now = new Date();
     const s = this.d.config.signing;
     return {

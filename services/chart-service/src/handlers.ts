@@ -1,9 +1,12 @@
 import {
   ChartBulkGenerate,
+  ChartCompare,
   ChartDelete,
+  ChartExportPage,
   ChartGenerate,
   ChartGet,
   ChartList,
+  ChartRender,
   TemplateCreate,
   TemplateDelete,
   TemplateGet,
@@ -11,9 +14,13 @@ import {
 } from '@chartwright/contracts';
 import { handle, type RpcRoute } from '@chartwright/kit';
 import type { Charts } from './charts.js';
+import type { ChartExports } from './exports.js';
 
 /** Each request/reply contract chart-service answers, and the use case that answers it. */
-export const handlers = (charts: Charts): RpcRoute[] => [
+export const handlers = (charts: Charts, exports: ChartExports): RpcRoute[] => [
+  handle(ChartCompare, (req) => charts.compare(req.userId, req.request, req.idempotencyKey)),
+  handle(ChartRender, (req) => exports.render(req.userId, req.chartId, req.format)),
+  handle(ChartExportPage, (req) => exports.page(req)),
   handle(ChartGenerate, (req) => charts.generate(req.userId, req.request, req.idempotencyKey)),
   handle(ChartBulkGenerate, (req) => charts.bulk(req.userId, req.requests, req.idempotencyKey)),
   handle(ChartList, ({ userId, ...q }) => charts.list(userId, q)),

@@ -17,6 +17,7 @@ import type { ChartContext } from './context.js';
 import { migrations } from './db/migrations/index.js';
 import type { ChartDb } from './db/schema.js';
 import { ChartEvents, SERVICE } from './events.js';
+import { ChartExports } from './exports.js';
 import { handlers } from './handlers.js';
 import { RenderPool } from './render/index.js';
 
@@ -59,7 +60,7 @@ export const startChartService: ServiceFactory = async (rt): Promise<RunningServ
   const charts = new Charts(ctx, new ChartEvents(relay));
   const subs = await startMessaging(rt.bus, logger, {
     queue: QUEUE,
-    handlers: handlers(charts),
+    handlers: handlers(charts, new ChartExports(ctx, charts)),
     consumers: consumers(charts),
   }).catch(async (err) => {
     await stopAll([], relay, database);

@@ -16,7 +16,9 @@ import { analysisRoutes } from './routes/analyses.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
 import { chartRoutes } from './routes/charts.js';
+import { compareRoutes } from './routes/compare.js';
 import type { RouteDeps } from './routes/deps.js';
+import { exportRoutes } from './routes/exports.js';
 import { fileRoutes } from './routes/files.js';
 import { notificationRoutes, unsubscribeRoutes } from './routes/notifications.js';
 import { outcomeRoutes } from './routes/outcomes.js';
@@ -82,6 +84,8 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
     await adminRoutes(secured, ctx);
     await chartRoutes(secured, ctx, deps);
     await analysisRoutes(secured, ctx, deps);
+    await compareRoutes(secured, ctx, deps);
+    await exportRoutes(secured, ctx);
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);
     await outcomeRoutes(secured, ctx);

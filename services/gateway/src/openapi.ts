@@ -173,6 +173,7 @@ const TAGS: Record<string, string> = {
   notifications: 'Mail preferences and unsubscribe links.',
   outcomes: 'How signals played out on the bars after their charts, and scorecards.',
   files: 'Files behind signed, expiring links.',
+  exports: 'Downloads: chart and analysis reports (PDF, SVG, PNG, JSON) and CSV histories.',
 };
 
 const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted' };
@@ -244,7 +245,14 @@ const transform: FastifyDynamicSwaggerOptions['transform'] = (input) => {
       content: Object.fromEntries(
         produces.map((type) => [
           type,
-          { schema: type.startsWith('text/') ? { type: 'string' } : { type: 'string', format: 'binary' } },
+          {
+            // A JSON download (an export) is a JSON document; text and binary are strings.
+            schema: type.startsWith('application/json')
+              ? { type: 'object' }
+              : type.startsWith('text/')
+                ? { type: 'string' }
+                : { type: 'string', format: 'binary' },
+          },
         ]),
       ),
     };

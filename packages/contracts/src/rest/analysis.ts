@@ -52,11 +52,33 @@ export const AnalystOutput = z.object({
 });
 export type AnalystOutput = z.infer<typeof AnalystOutput>;
 
+/** What the analysis of a comparison chart measured, over the bars the symbols share. */
+export const ComparisonReading = z.object({
+  /** Shared bars the figures come from. */
+  bars: z.number().int().nonnegative(),
+  /** Strongest first: each symbol's return over the window and its beta against the first symbol. */
+  symbols: z.array(
+    z.object({
+      symbol: z.string(),
+      rank: z.number().int().positive(),
+      /** Return over the window, in percent (relative strength). */
+      returnPct: z.number(),
+      /** Beta of its bar returns against the first symbol's (1 for the first); null without variance. */
+      beta: z.number().nullable(),
+    }),
+  ),
+  /** Pearson correlation of bar returns, per pair of symbols (in request order). */
+  correlations: z.array(z.object({ a: z.string(), b: z.string(), correlation: z.number().nullable() })),
+});
+export type ComparisonReading = z.infer<typeof ComparisonReading>;
+
 /** The stored, grounded signal (design document, `analysis`). */
 export const AnalysisResult = AnalystOutput.extend({
   riskRewardRatio: z.number().nonnegative().nullable(),
   /** Problems found by grounding and how they were handled; empty when none. */
   warnings: z.array(z.string()).default([]),
+  /** Set for comparison charts: relative strength, correlation and beta. */
+  comparison: ComparisonReading.optional(),
 });
 export type AnalysisResult = z.infer<typeof AnalysisResult>;
 

@@ -91,6 +91,21 @@ export const Drawing = z.object({
 });
 export type Drawing = z.infer<typeof Drawing>;
 
+export const CompareLayout = z.enum(['overlay', 'grid']);
+export type CompareLayout = z.infer<typeof CompareLayout>;
+
+/** 2 to 4 distinct symbols drawn together (`POST /v1/charts/compare`); `symbol` is the first. */
+export const CompareSpec = z.object({
+  symbols: z
+    .array(MarketSymbol)
+    .min(2)
+    .max(4)
+    .refine((s) => new Set(s).size === s.length, 'must be distinct'),
+  /** `overlay`: one line per symbol, as % change from the first visible bar; `grid`: a candle panel each. */
+  layout: CompareLayout.default('overlay'),
+});
+export type CompareSpec = z.infer<typeof CompareSpec>;
+
 export const ChartConfig = z.object({
   symbol: MarketSymbol,
   interval: Interval,
@@ -111,6 +126,8 @@ export const ChartConfig = z.object({
   timezone: TimeZone.optional(),
   studies: z.array(Study).max(25).default([]),
   drawings: z.array(Drawing).max(50).default([]),
+  /** Set on comparison charts only. */
+  compare: CompareSpec.optional(),
 });
 /** A chart config after defaults are applied. */
 export type ChartConfig = z.infer<typeof ChartConfig>;

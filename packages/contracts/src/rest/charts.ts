@@ -3,6 +3,7 @@ import { AnalysisSummary } from '../rpc/analyses.js';
 import {
   ChartConfig,
   ChartStyle,
+  CompareSpec,
   Drawing,
   ImageFormat,
   Interval,
@@ -67,6 +68,8 @@ export const ChartMetadata = z.object({
   renderer: Renderer,
   /** The bars were generated, not market data: the image says so too. */
   synthetic: z.boolean(),
+  /** The symbols of a comparison chart, in order. */
+  symbols: z.array(z.string()).optional(),
 });
 export type ChartMetadata = z.infer<typeof ChartMetadata>;
 
@@ -88,7 +91,10 @@ export type GenerateChartResponse = z.infer<typeof GenerateChartResponse>;
 /** An item of `GET /v1/charts`. */
 export const ChartListItem = z.object({
   id: Uuid,
+  /** The first symbol of a comparison chart. */
   symbol: z.string(),
+  /** Every symbol the chart shows: `[symbol]`, or a comparison's 2 to 4 (chart-service always sets it). */
+  symbols: z.array(z.string()).optional(),
   interval: z.string(),
   url: z.string(),
   status: ChartStatus,
@@ -132,6 +138,20 @@ export const ChartDetailResponse = z.object({
   analyses: z.array(AnalysisSummary),
 });
 export type ChartDetailResponse = z.infer<typeof ChartDetailResponse>;
+
+/** Body of `POST /v1/charts/compare`: 2 to 4 symbols on one chart. */
+export const CompareChartsRequest = z.object({
+  symbols: CompareSpec.shape.symbols,
+  interval: Interval,
+  range: Range.optional(),
+  layout: CompareSpec.shape.layout,
+  theme: Theme.optional(),
+  width: shape.width.unwrap().optional(),
+  height: shape.height.unwrap().optional(),
+  format: ImageFormat.optional(),
+  timezone: shape.timezone,
+});
+export type CompareChartsRequest = z.infer<typeof CompareChartsRequest>;
 
 export const MAX_BULK_CHARTS = 50;
 

@@ -5,6 +5,7 @@ import {
   ChartListQuery,
   ChartListResponse,
   ChartTemplate,
+  CompareChartsRequest,
   CreateTemplateRequest,
   GenerateChartResponse,
   MAX_BULK_CHARTS,
@@ -34,6 +35,13 @@ export const ChartBulkGenerate = defineRpc(
   // Item i's key is `${idempotencyKey}:${i}`.
   Caller.extend({ requests: z.array(z.unknown()).min(1).max(MAX_BULK_CHARTS), idempotencyKey: WorkKey }),
   BulkGenerateResponse,
+);
+
+/** One chart of 2 to 4 symbols (built-in renderer); counts as one chart. */
+export const ChartCompare = defineRpc(
+  'svc.chart.compare',
+  Caller.extend({ request: CompareChartsRequest, idempotencyKey: WorkKey }),
+  GenerateChartResponse,
 );
 
 export const ChartList = defineRpc('svc.chart.list', Caller.extend(ChartListQuery.shape), ChartListResponse);

@@ -21,6 +21,9 @@ export type ServiceName = (typeof SERVICES)[number];
 export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.chart.generate': ['gateway'],
   'svc.chart.bulk': ['gateway'],
+  'svc.chart.compare': ['gateway'],
+  'svc.chart.render': ['gateway'],
+  'svc.chart.export_page': ['gateway'],
   'svc.chart.list': ['gateway'],
   'svc.chart.get': ['gateway', 'analysis-service'],
   'svc.chart.delete': ['gateway'],
@@ -32,6 +35,7 @@ export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.analysis.get': ['gateway'],
   'svc.analysis.list': ['gateway'],
   'svc.analysis.list_for_chart': ['gateway'],
+  'svc.analysis.export_page': ['gateway'],
   'svc.storage.chart_objects': [],
   'svc.quota.reserve': ['chart-service', 'analysis-service'],
   'svc.quota.release': ['chart-service', 'analysis-service'],

@@ -1,4 +1,4 @@
-import type { ChartConfig } from '@chartwright/contracts';
+import type { BarWindow, ChartConfig } from '@chartwright/contracts';
 import type { KitTables } from '@chartwright/kit';
 import type { Generated } from 'kysely';
 
@@ -27,6 +27,8 @@ export interface ChartTable {
   expires_at: Date | null;
   /** The gateway's work id of the request that made it (a retry finds the chart by it). */
   idempotency_key: Generated<string | null>;
+  /** The bars the built-in renderer drew (first symbol of a comparison); null for chart-img.com charts. */
+  bars: BarWindow | null;
 }
 
 export interface TemplateTable {

@@ -1,3 +1,4 @@
+export { alignSeries, type CompareSeries, compareColor, MIN_SHARED_BARS } from './compare.js';
 export { FONT_FAMILY, type FontSetup, fontSetup } from './fonts.js';
 export { PoolBusyError, RenderPool, type RenderPoolOptions } from './pool.js';
 export { type RenderedChart, renderChart, renderChartSync, svgToPng } from './render.js';

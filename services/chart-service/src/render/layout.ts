@@ -8,6 +8,7 @@ import {
   resolveStudies,
 } from '@chartwright/market';
 import { assignLineColors } from './colors.js';
+import type { CompareSeries } from './compare.js';
 import { FONT_FAMILY } from './fonts.js';
 import { formatPrice, priceDecimals } from './format.js';
 import { drawingPrices } from './paint/drawings.js';
@@ -38,6 +39,8 @@ export interface RenderInput {
    * Default: the config's range, else all bars.
    */
   visibleBars?: number;
+  /** A comparison chart's series (config.compare), aligned on shared times; `bars` is then unused. */
+  compare?: CompareSeries[];
 }
 
 export class RenderError extends Error {

@@ -1,3 +1,4 @@
+import { renderComparisonSvg } from './compare.js';
 import { FONT_ATTR, type Layout, layoutChart, type RenderInput } from './layout.js';
 import { paintDrawings } from './paint/drawings.js';
 import { paintGrid, paintPlotMask, paintPriceAxis, paintTimeLabels } from './paint/grid.js';
@@ -27,6 +28,8 @@ export function renderSvg(input: RenderInput): string {
  * outside the chart's price range): lays it out once, then paints the layers bottom to top.
  */
 export function renderSvgDocument(input: RenderInput): { svg: string; warnings: string[] } {
+  if (input.compare)
+    return { svg: renderComparisonSvg(input.config, input.compare, input.synthetic), warnings: [] };
   const l = layoutChart(input);
   const drawings = paintDrawings(l);
   const panes = paintPanes(l);
