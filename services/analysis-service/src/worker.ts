@@ -323,7 +323,8 @@ export class AnalysisWorker {
     const { analyst, market, logger } = this.deps;
     const config = ChartConfig.parse(chart.config);
     // A comparison chart is measured, not read: relative strength, correlation and beta.
-    if (config.compare) return analyseComparisonChart(market, chart, config, signal);
+    if (config.compare)
+      return { ...(await analyseComparisonChart(market, chart, config, signal)), bars: chart.bars ?? null };
     let series: ChartSeries | undefined;
     try {
       series = await chartSeries(

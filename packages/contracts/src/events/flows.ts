@@ -19,13 +19,17 @@ export const EVENT_FLOWS: Readonly<
     receivers: ['storage-service', 'quota-service', 'analysis-service', 'notification-service'],
   },
   'chart.stored': { sender: 'storage-service', receivers: ['chart-service', 'analysis-service'] },
-  'chart.deleted': { sender: 'chart-service', receivers: ['storage-service', 'analysis-service'] },
+  'chart.deleted': {
+    sender: 'chart-service',
+    receivers: ['storage-service', 'analysis-service', 'outcome-service'],
+  },
   'analysis.requested': { sender: 'analysis-service', receivers: ['analysis-service'] },
   'analysis.progressed': { sender: 'analysis-service', receivers: ['gateway'] },
   'analysis.completed': {
     sender: 'analysis-service',
-    receivers: ['gateway', 'chart-service', 'quota-service', 'notification-service'],
+    receivers: ['gateway', 'chart-service', 'quota-service', 'notification-service', 'outcome-service'],
   },
+  'analysis.outcome_resolved': { sender: 'outcome-service', receivers: ['notification-service'] },
   'analysis.failed': {
     sender: 'analysis-service',
     receivers: ['gateway', 'quota-service', 'notification-service'],
