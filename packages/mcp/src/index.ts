@@ -1,4 +1,10 @@
-import { AnalyzeRequest, ChartListQuery, GenerateChartRequest } from '@chartwright/contracts';
+import {
+  AnalyzeRequest,
+  ChartListQuery,
+  CompareChartsRequest,
+  GenerateChartRequest,
+  ScorecardQuery,
+} from '@chartwright/contracts';
 import { DRAWINGS, STUDIES } from '@chartwright/market';
 import { ApiError, type Chartwright, ChartwrightError } from '@chartwright/sdk';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -24,6 +30,22 @@ async function tool(run: () => Promise<CallToolResult>): Promise<CallToolResult>
       return { isError: true, content: [text({ code: 'NETWORK', message: err.message })] };
     throw err;
   }
+}
+
+/** A chart and its image as tool content: the image, then the id, link, metadata and quota. */
+async function chartContent(
+  client: Chartwright,
+  chart: { chartId: string; url: string; metadata?: unknown; quota?: unknown },
+): Promise<CallToolResult> {
+  const image = await client.charts.image(chart.chartId);
+  const base64 = btoa(Array.from(image.bytes, (b) => String.fromCharCode(b)).join(''));
+  return {
+    content: [
+      { type: 'image', data: base64, mimeType: image.contentType.split(';')[0]! },
+      text({ chartId: chart.chartId, url: chart.url, metadata: chart.metadata, quota: chart.quota }),
+    ],
+    structuredContent: { chartId: chart.chartId, url: chart.url },
+  };
 }
 
 /** The catalogue a model needs to build a valid chart config: names, inputs and defaults. */
@@ -74,15 +96,7 @@ export function createMcpServer(client: Chartwright): McpServer {
     (args) =>
       tool(async () => {
         const chart = await client.charts.generate(args as never);
-        const image = await client.charts.image(chart.chartId);
-        const base64 = btoa(Array.from(image.bytes, (b) => String.fromCharCode(b)).join(''));
-        return {
-          content: [
-            { type: 'image', data: base64, mimeType: image.contentType.split(';')[0]! },
-            text({ chartId: chart.chartId, url: chart.url, metadata: chart.metadata, quota: chart.quota }),
-          ],
-          structuredContent: { chartId: chart.chartId, url: chart.url },
-        };
+        return chartContent(client, chart);
       }),
   );
 
@@ -127,6 +141,48 @@ export function createMcpServer(client: Chartwright): McpServer {
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     (query) => tool(async () => ({ content: [text(await client.charts.list(query as never))] })),
+  );
+
+  server.registerTool(
+    'compare_charts',
+    {
+      title: 'Compare symbols on one chart',
+      description:
+        'Draws 2 to 4 symbols on one chart: `overlay` (default, % change from the first shared bar) or `grid` (a candle panel per symbol). Returns the image, the chart id and a signed link; analyze_chart on it reports relative strength, correlation and beta. Counts as one chart against the monthly quota.',
+      inputSchema: CompareChartsRequest.shape,
+      annotations: {
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      },
+    },
+    (args) =>
+      tool(async () => {
+        const chart = await client.request<{
+          chartId: string;
+          url: string;
+          metadata?: unknown;
+          quota?: unknown;
+        }>('POST', '/v1/charts/compare', { body: args });
+        return chartContent(client, chart);
+      }),
+  );
+
+  server.registerTool(
+    'get_scorecard',
+    {
+      title: 'Get the scorecard',
+      description:
+        "How the caller's analysed signals played out on later market data: wins, losses, expired, win rate and average R, optionally filtered by model, symbol, interval, trading style and period.",
+      inputSchema: ScorecardQuery.shape,
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    (query) =>
+      tool(async () => {
+        const scorecard = await client.request<Record<string, unknown>>('GET', '/v1/scorecard', { query });
+        return { content: [text(scorecard)], structuredContent: scorecard };
+      }),
   );
 
   server.registerTool(

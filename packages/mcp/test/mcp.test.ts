@@ -2,12 +2,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddedApp, startEmbeddedApp } from '../../sdk/test/support/embedded.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 
-describe('the MCP server over stdio, against the embedded app [postgres] [jetstream]', () => {
+describe('the MCP server over stdio and Streamable HTTP, against the embedded app [postgres] [jetstream]', () => {
   let app: EmbeddedApp;
   beforeAll(async () => {
     app = await startEmbeddedApp();
@@ -37,7 +38,9 @@ describe('the MCP server over stdio, against the embedded app [postgres] [jetstr
       expect(tools.map((t) => t.name).sort()).toEqual(
         [
           'analyze_chart',
+          'compare_charts',
           'generate_chart',
+          'get_scorecard',
           'get_analysis',
           'list_charts',
           'list_drawings',
@@ -83,6 +86,82 @@ describe('the MCP server over stdio, against the embedded app [postgres] [jetstr
       expect(JSON.parse((got.content as { text: string }[])[0]!.text).recommendation).toMatch(
         /LONG|SHORT|NEUTRAL/,
       );
+
+      const bobsChart = await bob.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
+      const refused = await client.callTool({
+        name: 'analyze_chart',
+        arguments: { chartId: bobsChart.chartId },
+      });
+      expect(refused.isError).toBe(true);
+      expect(JSON.parse((refused.content as { text: string }[])[0]!.text)).toMatchObject({
+        code: 'NOT_FOUND',
+      });
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+
+  it('serves the same tools at /mcp on the gateway over Streamable HTTP, as the API key’s user', async () => {
+    const alice = await app.user();
+    const bob = await app.user();
+    const key = await alice.client.apiKeys.create('mcp-http');
+    const endpoint = new URL('/mcp', app.url);
+
+    const anonymous = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ success: false, error: { code: 'UNAUTHORIZED' } });
+    const get = await fetch(endpoint, { headers: { 'x-api-key': key.key } });
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+
+    const client = new Client({ name: 'mcp-http-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(endpoint, { requestInit: { headers: { 'x-api-key': key.key } } }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['compare_charts', 'get_scorecard']));
+      expect(tools.find((t) => t.name === 'compare_charts')!.annotations).toMatchObject({
+        readOnlyHint: false,
+      });
+      expect(tools.find((t) => t.name === 'get_scorecard')!.annotations).toMatchObject({
+        readOnlyHint: true,
+      });
+      expect(tools.find((t) => t.name === 'compare_charts')!.inputSchema.properties).toHaveProperty(
+        'symbols',
+      );
+
+      const chart = await client.callTool({
+        name: 'generate_chart',
+        arguments: { symbol: 'BINANCE:BTCUSDT', interval: '1h' },
+      });
+      expect(chart.isError).toBeFalsy();
+      const [image] = chart.content as [{ type: string; data: string; mimeType: string }];
+      expect(image.type).toBe('image');
+      expect([...Buffer.from(image.data, 'base64').subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+      const { chartId } = chart.structuredContent as { chartId: string };
+      // The chart is Alice's: the MCP tools act with the key's user.
+      await expect(alice.client.charts.get(chartId)).resolves.toBeTruthy();
+      await expect(bob.client.charts.get(chartId)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+      const analysis = await client.callTool({ name: 'analyze_chart', arguments: { chartId } });
+      expect(analysis.isError).toBeFalsy();
+      expect(analysis.structuredContent).toMatchObject({ status: 'completed', chartId });
+
+      const compared = await client.callTool({
+        name: 'compare_charts',
+        arguments: { symbols: ['BINANCE:BTCUSDT', 'BINANCE:ETHUSDT'], interval: '1h' },
+      });
+      expect(compared.isError).toBeFalsy();
+      expect((compared.content as { type: string }[])[0]!.type).toBe('image');
+
+      const scorecard = await client.callTool({ name: 'get_scorecard', arguments: {} });
+      expect(scorecard.isError).toBeFalsy();
+      expect(scorecard.structuredContent).toHaveProperty('wins');
 
       const bobsChart = await bob.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
       const refused = await client.callTool({

@@ -20,6 +20,7 @@ import { compareRoutes } from './routes/compare.js';
 import type { RouteDeps } from './routes/deps.js';
 import { exportRoutes } from './routes/exports.js';
 import { fileRoutes } from './routes/files.js';
+import { mcpRoutes } from './routes/mcp.js';
 import { notificationRoutes, unsubscribeRoutes } from './routes/notifications.js';
 import { outcomeRoutes } from './routes/outcomes.js';
 import { userRoutes } from './routes/user.js';
@@ -89,5 +90,6 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);
     await outcomeRoutes(secured, ctx);
+    await mcpRoutes(secured);
   });
 }
