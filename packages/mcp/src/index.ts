@@ -32,6 +32,10 @@ async function tool(run: () => Promise<CallToolResult>): Promise<CallToolResult>
   }
 }
 
+/** A tool that adds something (a chart, an analysis) and counts against a quota. */
+const WRITES = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+const READS = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
 /** A chart and its image as tool content: the image, then the id, link, metadata and quota. */
 async function chartContent(
   client: Chartwright,
@@ -86,12 +90,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       description:
         'Renders a trading chart (candles plus studies and drawings; see list_studies and list_drawings for valid names and inputs). Returns the image, the chart id and a signed link. Counts against the monthly chart quota.',
       inputSchema: GenerateChartRequest.shape,
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: WRITES,
     },
     (args) =>
       tool(async () => {
@@ -107,12 +106,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       description:
         'Technical analysis of a generated chart: trend, signals, recommendation, entry, stop and target. Waits for the result. Counts against the monthly analysis quota.',
       inputSchema: { chartId: z.uuid(), ...AnalyzeRequest.shape },
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: WRITES,
     },
     ({ chartId, ...body }) =>
       tool(async () => {
@@ -127,7 +121,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       title: 'Get an analysis',
       description: 'One analysis by id: its status and, once completed, the signal.',
       inputSchema: { analysisId: z.uuid() },
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: READS,
     },
     ({ analysisId }) => tool(async () => ({ content: [text(await client.analyses.get(analysisId))] })),
   );
@@ -138,7 +132,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       title: 'List charts',
       description: "The caller's charts, newest first.",
       inputSchema: ChartListQuery.partial().shape,
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: READS,
     },
     (query) => tool(async () => ({ content: [text(await client.charts.list(query as never))] })),
   );
@@ -150,12 +144,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       description:
         'Draws 2 to 4 symbols on one chart: `overlay` (default, % change from the first shared bar) or `grid` (a candle panel per symbol). Returns the image, the chart id and a signed link; analyze_chart on it reports relative strength, correlation and beta. Counts as one chart against the monthly quota.',
       inputSchema: CompareChartsRequest.shape,
-      annotations: {
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      },
+      annotations: WRITES,
     },
     (args) =>
       tool(async () => {
@@ -176,7 +165,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       description:
         "How the caller's analysed signals played out on later market data: wins, losses, expired, win rate and average R, optionally filtered by model, symbol, interval, trading style and period.",
       inputSchema: ScorecardQuery.shape,
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: READS,
     },
     (query) =>
       tool(async () => {
@@ -191,7 +180,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       title: 'List studies',
       description:
         'Indicators generate_chart accepts: name, inputs with their defaults and bounds. Use as `studies: [{name, input: {key: value}}]`.',
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: READS,
     },
     async () => ({ content: [text(studyCatalogue())] }),
   );
@@ -202,7 +191,7 @@ export function createMcpServer(client: Chartwright): McpServer {
       title: 'List drawings',
       description:
         'Drawings generate_chart accepts: name and the JSON schema of its input. Use as `drawings: [{name, input}]`.',
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      annotations: READS,
     },
     async () => ({ content: [text(drawingCatalogue())] }),
   );

@@ -8,6 +8,14 @@ import { type EmbeddedApp, startEmbeddedApp } from '../../sdk/test/support/embed
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/main.ts');
 
+/** Analysing another user's chart is a tool error with the API's NOT_FOUND, as over REST. */
+async function expectNotFound(client: Client, other: Awaited<ReturnType<EmbeddedApp['user']>>) {
+  const theirs = await other.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
+  const refused = await client.callTool({ name: 'analyze_chart', arguments: { chartId: theirs.chartId } });
+  expect(refused.isError).toBe(true);
+  expect(JSON.parse((refused.content as { text: string }[])[0]!.text)).toMatchObject({ code: 'NOT_FOUND' });
+}
+
 describe('the MCP server over stdio and Streamable HTTP, against the embedded app [postgres] [jetstream]', () => {
   let app: EmbeddedApp;
   beforeAll(async () => {
@@ -87,15 +95,7 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
         /LONG|SHORT|NEUTRAL/,
       );
 
-      const bobsChart = await bob.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
-      const refused = await client.callTool({
-        name: 'analyze_chart',
-        arguments: { chartId: bobsChart.chartId },
-      });
-      expect(refused.isError).toBe(true);
-      expect(JSON.parse((refused.content as { text: string }[])[0]!.text)).toMatchObject({
-        code: 'NOT_FOUND',
-      });
+      await expectNotFound(client, bob);
     } finally {
       await client.close();
     }
@@ -163,15 +163,7 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
       expect(scorecard.isError).toBeFalsy();
       expect(scorecard.structuredContent).toHaveProperty('wins');
 
-      const bobsChart = await bob.client.charts.generate({ symbol: 'BINANCE:ETHUSDT', interval: '1h' });
-      const refused = await client.callTool({
-        name: 'analyze_chart',
-        arguments: { chartId: bobsChart.chartId },
-      });
-      expect(refused.isError).toBe(true);
-      expect(JSON.parse((refused.content as { text: string }[])[0]!.text)).toMatchObject({
-        code: 'NOT_FOUND',
-      });
+      await expectNotFound(client, bob);
     } finally {
       await client.close();
     }
