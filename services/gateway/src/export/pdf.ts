@@ -205,6 +205,9 @@ export function buildReport(input: ReportInput): Promise<Buffer> {
 /** Support and resistance side by side, nearest first. */
 function keyLevelsTable(doc: PDFKit.PDFDocument, levels: { support: number[]; resistance: number[] }) {
   const rows = Math.max(levels.support.length, levels.resistance.length);
+  const rowH = 14;
+  // The heading moves with its table: never the last line of a page with the rows on the next.
+  if (doc.y + 20 + rowH * (Math.max(rows, 1) + 1) > doc.page.height - doc.page.margins.bottom) doc.addPage();
   doc.moveDown(0.3).font('bold').fontSize(10).fillColor('black').text('Key levels');
   if (rows === 0) {
     doc.font('regular').text('none', MARGIN + 12, doc.y);
@@ -213,8 +216,6 @@ function keyLevelsTable(doc: PDFKit.PDFDocument, levels: { support: number[]; re
   }
   const x0 = doc.page.margins.left + 12;
   const col = 140;
-  const rowH = 14;
-  if (doc.y + rowH * (rows + 1) > doc.page.height - doc.page.margins.bottom) doc.addPage();
   let y = doc.y + 2;
   doc
     .font('bold')
