@@ -425,6 +425,9 @@ export class JetStreamBus implements MessageBus {
         void p.finally(() => running.delete(p));
       }
     })();
+    // Once serve() returns, the server knows the subscription: a request sent right after finds
+    // it (else a caller could see "no responders" from a service that is up).
+    if (this.isConnected()) await this.nc.flush().catch(() => undefined);
     return {
       stop: async () => {
         // No new requests (the server sends them to other members of the queue group); the
