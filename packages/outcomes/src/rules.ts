@@ -71,7 +71,8 @@ export function rMultiple(side: 'LONG' | 'SHORT', entry: number, stop: number, e
  *   fills at once (on the first bar after the window);
  * - after the fill, a bar whose high (LONG) or low (SHORT) reaches the take-profit wins, one whose
  *   low (LONG) or high (SHORT) reaches the stop loses; a bar touching both counts as the stop, and
- *   so does a stop touched on the fill bar (a target there is not counted: the bar's path is unknown);
+ *   so does a stop touched on the fill bar (a target there is not counted: the bar's path is unknown,
+ *   unless the entry is the last close, filled as the bar opens);
  * - a signal not finished within `horizon` bars expires; a filled one exits at that bar's close;
  * - the exit of a win or loss is at the level itself.
  * With fewer than `horizon` bars and no end yet, the outcome is `open`.
