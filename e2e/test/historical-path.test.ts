@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually } from '@chartwright/kit/testing';
+import { type Bar, seededRandom } from '@chartwright/market';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createStack, type Stack } from './support.js';
 
@@ -27,33 +28,12 @@ const HORIZON = 30;
 const AT_CLOSE = 1e-5;
 const ADMIN = { email: 'history-admin@example.com', password: 'history admin password' };
 
-interface Bar {
-  time: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-}
-
-/** A small seeded generator (mulberry32): the same bars on every run. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** One stretch of bars: how many, the drift and the noise of a bar's close, the wicks' size. */
 type Segment = { bars: number; drift: number; noise: number; wick: number; end?: string };
 
 /** Hourly bars from T0, prices at 4 decimals as written to the file; `ends` are named bar indexes. */
 function buildBars(segments: Segment[], seed: number) {
-  const r = random(seed);
+  const r = seededRandom(seed);
   const round = (p: number, how: (x: number) => number) => how(p * 1e4) / 1e4;
   const bars: Bar[] = [];
   const ends = new Map<string, number>();
