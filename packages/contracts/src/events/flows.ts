@@ -34,6 +34,7 @@ export const EVENT_FLOWS: Readonly<
     sender: 'analysis-service',
     receivers: ['gateway', 'quota-service', 'notification-service'],
   },
+  'analysis.multi_timeframe_completed': { sender: 'analysis-service', receivers: ['gateway'] },
   'usage.recorded': { sender: null, receivers: ['quota-service'] },
   'usage.batch_recorded': { sender: 'gateway', receivers: ['quota-service'] },
   'quota.threshold_reached': { sender: 'quota-service', receivers: ['notification-service'] },

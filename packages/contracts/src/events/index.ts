@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineEvent } from '../envelope.js';
 import { AnalysisMetadata, AnalysisResult, Recommendation, TradingStyle } from '../rest/analysis.js';
 import { ChartConfig, Interval } from '../rest/chart-config.js';
+import { Confluence, MultiTimeframeItem, MultiTimeframeStatus } from '../rest/multi-timeframe.js';
 import { OutcomeStatus } from '../rest/outcomes.js';
 
 export const Plan = z.enum(['free', 'pro', 'enterprise']);
@@ -232,6 +233,21 @@ export const AnalysisOutcomeResolved = defineEvent(
   'The signal of a completed analysis played out on the bars after its chart: won, lost, expired, or no trade (NEUTRAL). Sent once per analysis by outcome-service.',
 );
 
+export const AnalysisMultiTimeframeCompleted = defineEvent(
+  'analysis.multi_timeframe_completed',
+  1,
+  z.object({
+    runId: Id,
+    userId: Id,
+    symbol: z.string(),
+    status: MultiTimeframeStatus.exclude(['running']),
+    items: z.array(MultiTimeframeItem),
+    confluence: Confluence,
+    completedAt: z.iso.datetime({ offset: true }),
+  }),
+  "Every analysis of a multi-timeframe run is final (completed or failed) and their confluence is known: the lowest interval's direction, how many intervals agree, and its levels when all agree. Sent once per run by analysis-service.",
+);
+
 export const UsageRecorded = defineEvent(
   'usage.recorded',
   1,
@@ -305,6 +321,7 @@ export const EVENTS = [
   AnalysisCompleted,
   AnalysisFailed,
   AnalysisOutcomeResolved,
+  AnalysisMultiTimeframeCompleted,
   UsageRecorded,
   QuotaThresholdReached,
   UsageBatchRecorded,

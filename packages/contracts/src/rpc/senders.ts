@@ -16,12 +16,13 @@ export type ServiceName = (typeof SERVICES)[number];
  * subjects listed here (`infra/nats.conf` mirrors this table; a test checks it), so the subject a
  * request arrives on names its sender, asserted by the server. The gateway authenticates users;
  * services act on its word, and pass it on only where listed (chart-service reserves chart quota,
- * analysis-service analysis quota). Subjects with no sender are for tests and tools on an open NATS.
+ * analysis-service analysis quota and asks chart-service for a multi-timeframe run's charts). Subjects with no sender are for tests and tools on an open NATS.
  */
 export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.chart.generate': ['gateway'],
   'svc.chart.bulk': ['gateway'],
   'svc.chart.compare': ['gateway'],
+  'svc.chart.generate_set': ['analysis-service'],
   'svc.chart.render': ['gateway'],
   'svc.chart.export_page': ['gateway'],
   'svc.chart.list': ['gateway'],
@@ -36,6 +37,9 @@ export const RPC_SENDERS: Readonly<Record<string, readonly ServiceName[]>> = {
   'svc.analysis.list': ['gateway'],
   'svc.analysis.list_for_chart': ['gateway'],
   'svc.analysis.export_page': ['gateway'],
+  'svc.analysis.multi_timeframe_create': ['gateway'],
+  'svc.analysis.multi_timeframe_get': ['gateway'],
+  'svc.analysis.multi_timeframe_list': ['gateway'],
   'svc.storage.chart_objects': [],
   'svc.quota.reserve': ['chart-service', 'analysis-service'],
   'svc.quota.release': ['chart-service', 'analysis-service'],
