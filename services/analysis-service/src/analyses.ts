@@ -15,9 +15,12 @@ import {
   getAnalysis,
   listAnalyses,
   listForChart,
+  type NewAnalysis,
   purgeChart,
+  queuedRow,
   quotaCounter,
   rememberChart,
+  requestedData,
   toRecord,
 } from './db/analyses.js';
 import type { AnalysisEvents } from './events.js';
@@ -59,50 +62,24 @@ export class Analyses {
         'Monthly AI analysis limit reached. Upgrade your plan to continue.',
         { quota },
       );
-    const requested = this.events.requested({
-      analysisId,
+    const queued: NewAnalysis = {
+      id: analysisId,
       chartId: req.chartId,
       userId: req.userId,
-      reservationId,
+      symbol: chart.symbol,
+      interval: chart.interval,
       prompt: req.prompt,
       tradingStyle: req.options.tradingStyle,
       includeRiskManagement: req.options.includeRiskManagement,
       confidenceThreshold: req.options.confidenceThreshold ?? null,
-    });
+      reservationId,
+      idempotencyKey: req.idempotencyKey ?? null,
+    };
+    const requested = this.events.requested(requestedData(queued));
     try {
       await this.events.saveWith(
         db,
-        (qc) =>
-          qc
-            .insertInto('analyses')
-            .values({
-              id: analysisId,
-              chart_id: req.chartId,
-              user_id: req.userId,
-              status: 'queued',
-              symbol: chart.symbol,
-              interval: chart.interval,
-              prompt: req.prompt,
-              trading_style: req.options.tradingStyle,
-              include_risk_management: req.options.includeRiskManagement,
-              confidence_threshold: req.options.confidenceThreshold ?? null,
-              reservation_id: reservationId,
-              result: null,
-              recommendation: null,
-              confidence: null,
-              model: null,
-              tokens_used: null,
-              cost_usd: null,
-              processing_ms: null,
-              error_code: null,
-              error_reason: null,
-              completed_at: null,
-              downloading_at: null,
-              analysing_at: null,
-              claimed_at: null,
-              idempotency_key: req.idempotencyKey ?? null,
-            })
-            .returning('id'),
+        (qc) => qc.insertInto('analyses').values(queuedRow(queued)).returning('id'),
         requested,
       );
     } catch (err) {

@@ -1,7 +1,15 @@
-import { AnalysisRequested, ChartDeleted, ChartGenerated, ChartStored } from '@chartwright/contracts';
+import {
+  AnalysisCompleted,
+  AnalysisFailed,
+  AnalysisRequested,
+  ChartDeleted,
+  ChartGenerated,
+  ChartStored,
+} from '@chartwright/contracts';
 import { type ConsumerGroup, on } from '@chartwright/kit';
 import { type Analyses, CHARTS_CONSUMER } from './analyses.js';
 import type { AnalysisConfig } from './config.js';
+import { MULTI_TIMEFRAME_CONSUMER, type MultiTimeframe } from './multi-timeframe.js';
 import type { AnalysisWorker } from './worker.js';
 
 export const WORKERS_DURABLE = 'analysis-workers';
@@ -14,6 +22,7 @@ export const consumers = (
   analyses: Analyses,
   worker: AnalysisWorker,
   config: AnalysisConfig,
+  multiTimeframe: MultiTimeframe,
 ): ConsumerGroup[] => [
   {
     spec: { stream: 'CHARTS', durable: CHARTS_CONSUMER, filterSubject: 'chart.>', concurrency: 4 },
@@ -36,5 +45,13 @@ export const consumers = (
       maxDeliver: maxDeliverFor(config),
     },
     routes: [on(AnalysisRequested, (e, d) => worker.handle(e.data, d))],
+  },
+  // A multi-timeframe run is settled when the last of its analyses is final.
+  {
+    spec: { stream: 'ANALYSES', durable: MULTI_TIMEFRAME_CONSUMER, filterSubject: 'analysis.>' },
+    routes: [
+      on(AnalysisCompleted, (e) => multiTimeframe.analysisSettled(e.data.analysisId)),
+      on(AnalysisFailed, (e) => multiTimeframe.analysisSettled(e.data.analysisId)),
+    ],
   },
 ];

@@ -1,6 +1,7 @@
 import {
   AnalysisCompleted,
   AnalysisFailed,
+  AnalysisMultiTimeframeCompleted,
   AnalysisProgressed,
   AnalysisRequested,
   type DataOf,
@@ -37,6 +38,10 @@ export class AnalysisEvents extends ServiceEvents {
 
   failed(data: DataOf<typeof AnalysisFailed>) {
     return makeEvent(AnalysisFailed, data, { source: SERVICE, subject: data.analysisId });
+  }
+
+  multiTimeframeCompleted(data: z.input<typeof AnalysisMultiTimeframeCompleted.data>) {
+    return makeEvent(AnalysisMultiTimeframeCompleted, data, { source: SERVICE, subject: data.runId });
   }
 
   /**

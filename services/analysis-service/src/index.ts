@@ -18,6 +18,7 @@ import { migrations } from './db/migrations/index.js';
 import type { AnalysisDb } from './db/schema.js';
 import { AnalysisEvents, SERVICE } from './events.js';
 import { handlers } from './handlers.js';
+import { MultiTimeframe } from './multi-timeframe.js';
 import { sweepTempDir } from './tempfiles.js';
 import { AnalysisWorker } from './worker.js';
 
@@ -68,11 +69,12 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const events = new AnalysisEvents(relay, rt.bus, logger);
     const analyses = new Analyses(ctx, events);
     const worker = new AnalysisWorker(ctx, events);
+    const multiTimeframe = new MultiTimeframe(ctx, events);
     logger.info({ model: analyst.model, concurrency: config.concurrency }, 'analyst ready');
     const subs = await startMessaging(rt.bus, logger, {
       queue: QUEUE,
-      handlers: handlers(analyses, database.db),
-      consumers: consumers(analyses, worker, config),
+      handlers: handlers(analyses, multiTimeframe, database.db),
+      consumers: consumers(analyses, worker, config, multiTimeframe),
     }).catch(async (err) => {
       await stopAll([], relay, database);
       throw err;

@@ -47,6 +47,29 @@ export const QUOTA_EXCEEDED_MESSAGE =
   'Monthly chart generation limit reached. Upgrade your plan to continue.';
 
 type ChartRow = Selectable<ChartTable>;
+
+/** A chart config checked, its renderer chosen and its bars on the way. */
+interface Prepared {
+  config: ChartConfig;
+  renderer: 'builtin' | 'chart-img';
+  chartImgBody: ReturnType<NonNullable<ChartContext['chartImg']>['prepare']> | undefined;
+  bars: Promise<{ first: ChartSeries; aligned?: CompareSeries[] } | undefined>;
+  generatedAt: Date;
+}
+
+/** A chart drawn and its image stored: the row and event still to save. */
+interface Made {
+  row: ChartRow;
+  generated: ReturnType<ChartEvents['generated']>;
+  warnings: string[];
+}
+
+/** A row as the insert takes it (JSON columns as text). */
+const rowValues = (row: ChartRow) => ({
+  ...row,
+  config: JSON.stringify(row.config) as never,
+  bars: row.bars && (JSON.stringify(row.bars) as never),
+});
 type TemplateRow = Selectable<TemplateTable>;
 
 const notFound = () => new ServiceError('NOT_FOUND', 'Chart not found');
@@ -226,15 +249,119 @@ export class Charts {
   }
 
   async #make(userId: string, config: ChartConfig, idempotencyKey?: string): Promise<GenerateChartResponse> {
+    const generatedAt = this.d.clock.now();
+    const prepared = this.#prepare(config, generatedAt);
+    const reservationId = newId();
+    const quota = await this.#reserve(userId, 1, reservationId);
+    let uploadedKey: string | undefined;
+    try {
+      const made = await this.#produce(userId, prepared, reservationId, idempotencyKey, (key) => {
+        uploadedKey = key;
+      });
+      await this.events.saveWith(
+        this.d.db,
+        (qc) => qc.insertInto('charts').values(rowValues(made.row)).returning('id'),
+        made.generated,
+      );
+      return this.#madeAnswer(made, quota);
+    } catch (err) {
+      await this.#undo(reservationId, uploadedKey ? [uploadedKey] : []);
+      // Another attempt of the same request made the chart first: that one is the answer.
+      if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
+        const made = await this.#byKey(userId, idempotencyKey);
+        if (made) return this.#answer(made);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Charts made together or not at all (a multi-timeframe run's): one reservation covers them
+   * all, every chart is drawn, then all are saved with their `chart.generated` in one transaction.
+   * A failure before the commit releases the reservation and removes the uploaded images, so no
+   * chart is left and no quota is used. Chart i of a keyed set runs under `${idempotencyKey}:${i}`.
+   */
+  async generateSet(
+    userId: string,
+    requests: readonly unknown[],
+    idempotencyKey?: string,
+  ): Promise<{ charts: GenerateChartResponse[] }> {
+    const keyOf = (i: number) => (idempotencyKey ? `${idempotencyKey}:${i}` : undefined);
+    if (idempotencyKey) {
+      const before = await this.#setByKeys(userId, requests.length, idempotencyKey);
+      if (before) return before;
+    }
+    const configs: ChartConfig[] = [];
+    for (const [i, raw] of requests.entries()) {
+      try {
+        configs.push(await this.resolveConfig(userId, raw));
+      } catch (err) {
+        // Name the item: `requests.1.interval`.
+        if (err instanceof ServiceError && Array.isArray(err.details))
+          throw new ServiceError(
+            err.code,
+            err.message,
+            err.details.map((d: { field: string }) => ({ ...d, field: `requests.${i}.${d.field}` })),
+          );
+        throw err;
+      }
+    }
+    const generatedAt = this.d.clock.now();
+    const prepared = configs.map((config) => this.#prepare(config, generatedAt));
+    const reservationId = newId();
+    const quota = await this.#reserve(userId, configs.length, reservationId);
+    const uploaded: string[] = [];
+    try {
+      const made: Made[] = [];
+      // One at a time: the render pool is shared with every other request.
+      for (const [i, p] of prepared.entries())
+        made.push(await this.#produce(userId, p, reservationId, keyOf(i), (key) => uploaded.push(key)));
+      await this.d.db.transaction().execute(async (trx) => {
+        for (const m of made) {
+          await trx.insertInto('charts').values(rowValues(m.row)).execute();
+          await this.events.store(trx, m.generated);
+        }
+      });
+      this.events.send(made.map((m) => m.generated));
+      return { charts: made.map((m) => this.#madeAnswer(m, quota)) };
+    } catch (err) {
+      await this.#undo(reservationId, uploaded);
+      if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
+        const before = await this.#setByKeys(userId, requests.length, idempotencyKey);
+        if (before) return before;
+      }
+      throw err;
+    }
+  }
+
+  /** The set an earlier attempt under the same key made, if it made all of it. */
+  async #setByKeys(userId: string, n: number, idempotencyKey: string) {
+    const rows = await Promise.all(
+      Array.from({ length: n }, (_, i) => this.#byKey(userId, `${idempotencyKey}:${i}`)),
+    );
+    if (!rows.every((r): r is ChartRow => r !== undefined)) return undefined;
+    return { charts: await Promise.all(rows.map((r) => this.#answer(r))) };
+  }
+
+  /** Reserves `amount` charts; QUOTA_EXCEEDED when the quota cannot cover them all. */
+  async #reserve(userId: string, amount: number, reservationId: string) {
+    const reserved = await callRpc(
+      this.d.bus,
+      QuotaReserve,
+      { userId, kind: 'charts', amount, reservationId, ttlSeconds: this.d.config.reservationTtlSeconds },
+      { timeoutMs: this.d.config.quotaTimeoutMs },
+    );
+    const quota = quotaCounter(reserved.quota);
+    if (!reserved.granted) throw new ServiceError('QUOTA_EXCEEDED', QUOTA_EXCEEDED_MESSAGE, { quota });
+    return quota;
+  }
+
+  /** Checks a config and starts fetching its bars, which do not depend on the quota. */
+  #prepare(config: ChartConfig, generatedAt: Date): Prepared {
     const renderer = this.#renderer(config);
     const chartImgBody = renderer === 'chart-img' ? this.d.chartImg!.prepare(config) : undefined;
     if (renderer === 'builtin') this.#validateBuiltin(config);
-
-    const chartId = newId();
-    const reservationId = newId();
-    const generatedAt = this.d.clock.now();
-    // Bars do not depend on the quota: fetch them while the reservation is made.
-    const bars: Promise<{ first: ChartSeries; aligned?: CompareSeries[] } | undefined> =
+    const bars: Prepared['bars'] =
       renderer !== 'builtin'
         ? Promise.resolve(undefined)
         : config.compare
@@ -246,173 +373,155 @@ export class Charts {
               },
             );
     bars.catch(() => undefined);
+    return { config, renderer, chartImgBody, bars, generatedAt };
+  }
 
-    const reserved = await callRpc(
-      this.d.bus,
-      QuotaReserve,
-      {
-        userId,
-        kind: 'charts',
-        amount: 1,
-        reservationId,
-        ttlSeconds: this.d.config.reservationTtlSeconds,
-      },
-      { timeoutMs: this.d.config.quotaTimeoutMs },
-    );
-    const quota = quotaCounter(reserved.quota);
-    if (!reserved.granted) throw new ServiceError('QUOTA_EXCEEDED', QUOTA_EXCEEDED_MESSAGE, { quota });
-
-    let uploadedKey: string | undefined;
+  /** Draws and stores the image; the row and its `chart.generated` are the caller's to save. */
+  async #produce(
+    userId: string,
+    p: Prepared,
+    reservationId: string,
+    idempotencyKey: string | undefined,
+    onUpload: (key: string) => void,
+  ): Promise<Made> {
+    const { config, renderer, generatedAt } = p;
+    const chartId = newId();
+    let row: ChartRow;
     let warnings: string[] = [];
-    try {
-      let row: ChartRow;
-      /** Where the image is, as `chart.generated` tells it. */
-      let image: Pick<
-        z.input<typeof ChartGenerated.data>,
-        'objectKey' | 'size' | 'sha256' | 'contentType' | 'externalUrl' | 'format' | 'expiresAt' | 'bars'
-      >;
-      const base = {
-        id: chartId,
-        user_id: userId,
-        symbol: config.symbol,
-        interval: config.interval,
-        range: config.range ?? null,
-        theme: config.theme,
-        config,
-        renderer,
-        format: config.format,
-        width: config.width,
-        height: config.height,
-        analyses_count: 0,
-        created_at: generatedAt,
-        idempotency_key: idempotencyKey ?? null,
-      };
-      if (renderer === 'builtin') {
-        const { first: series, aligned } = (await bars)!;
-        const renderStart = performance.now();
-        const rendered = await this.d.pool
-          .render({
-            config,
-            bars: series.bars,
-            synthetic: series.synthetic,
-            visibleBars: series.visible,
-            compare: aligned,
-          })
-          .then((r) => {
-            renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
-            return r;
-          })
-          .catch((err) => {
-            if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
-            if (err instanceof RenderError)
-              throw new ServiceError('VALIDATION_ERROR', err.message, [
-                { field: 'width', message: err.message },
-              ]);
-            throw err;
-          });
-        // The market data's own (a fallback to synthetic bars, skipped rows) first.
-        warnings = [...series.warnings, ...rendered.warnings];
-        const key = chartObjectKey(userId, chartId, config.format);
-        const sha256 = createHash('sha256').update(rendered.data).digest('hex');
-        await this.d.objects.put(key, rendered.data, rendered.contentType);
-        uploadedKey = key;
-        failpoint('chart.generate.after-upload');
-        row = {
-          ...base,
-          object_key: key,
-          external_url: null,
-          // The image is in our storage already: nothing is left to copy.
-          status: 'stored',
+    /** Where the image is, as `chart.generated` tells it. */
+    let image: Pick<
+      z.input<typeof ChartGenerated.data>,
+      'objectKey' | 'size' | 'sha256' | 'contentType' | 'externalUrl' | 'format' | 'expiresAt' | 'bars'
+    >;
+    const base = {
+      id: chartId,
+      user_id: userId,
+      symbol: config.symbol,
+      interval: config.interval,
+      range: config.range ?? null,
+      theme: config.theme,
+      config,
+      renderer,
+      format: config.format,
+      width: config.width,
+      height: config.height,
+      analyses_count: 0,
+      created_at: generatedAt,
+      idempotency_key: idempotencyKey ?? null,
+    };
+    if (renderer === 'builtin') {
+      const { first: series, aligned } = (await p.bars)!;
+      const renderStart = performance.now();
+      const rendered = await this.d.pool
+        .render({
+          config,
+          bars: series.bars,
           synthetic: series.synthetic,
-          expires_at: null,
-          bars: series.window,
-        };
-        image = {
-          objectKey: key,
-          size: rendered.data.length,
-          sha256,
-          contentType: rendered.contentType,
-          externalUrl: null,
-          format: config.format,
-          expiresAt: null,
-          bars: series.window satisfies BarWindow,
-        };
-      } else {
-        const renderStart = performance.now();
-        const stored = await this.d.chartImg!.store(chartImgBody!);
-        renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
-        row = {
-          ...base,
-          object_key: null,
-          external_url: stored.url,
-          status: 'ready',
-          synthetic: false,
-          expires_at: stored.expiresAt,
-          bars: null,
-        };
-        image = {
-          objectKey: null,
-          size: null,
-          sha256: null,
-          contentType: stored.contentType,
-          externalUrl: stored.url,
-          format: 'png',
-          expiresAt: stored.expiresAt?.toISOString() ?? null,
-          bars: null,
-        };
-      }
-      const generated = this.events.generated({
-        chartId,
-        userId,
-        reservationId,
-        symbol: config.symbol,
-        interval: config.interval,
-        config,
-        renderer,
-        width: config.width,
-        height: config.height,
-        synthetic: row.synthetic,
-        generatedAt: generatedAt.toISOString(),
-        ...image,
-      });
-      await this.events.saveWith(
-        this.d.db,
-        (qc) =>
-          qc
-            .insertInto('charts')
-            .values({
-              ...row,
-              config: JSON.stringify(row.config) as never,
-              bars: row.bars && (JSON.stringify(row.bars) as never),
-            })
-            .returning('id'),
-        generated,
-      );
-      const link = this.#link(row, generatedAt);
-      return {
-        chartId,
-        url: link.url,
-        metadata: {
-          format: row.format === 'svg' ? 'SVG' : 'PNG',
-          resolution: `${row.width}x${row.height}`,
-          generatedAt: generatedAt.toISOString(),
-          expiresAt: link.expiresAt,
-          renderer,
-          synthetic: row.synthetic,
-          ...(config.compare ? { symbols: config.compare.symbols } : {}),
-        },
-        quota,
-        ...(warnings.length ? { warnings } : {}),
+          visibleBars: series.visible,
+          compare: aligned,
+        })
+        .then((r) => {
+          renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
+          return r;
+        })
+        .catch((err) => {
+          if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
+          if (err instanceof RenderError)
+            throw new ServiceError('VALIDATION_ERROR', err.message, [
+              { field: 'width', message: err.message },
+            ]);
+          throw err;
+        });
+      // The market data's own (a fallback to synthetic bars, skipped rows) first.
+      warnings = [...series.warnings, ...rendered.warnings];
+      const key = chartObjectKey(userId, chartId, config.format);
+      const sha256 = createHash('sha256').update(rendered.data).digest('hex');
+      await this.d.objects.put(key, rendered.data, rendered.contentType);
+      onUpload(key);
+      failpoint('chart.generate.after-upload');
+      row = {
+        ...base,
+        object_key: key,
+        external_url: null,
+        // The image is in our storage already: nothing is left to copy.
+        status: 'stored',
+        synthetic: series.synthetic,
+        expires_at: null,
+        bars: series.window,
       };
-    } catch (err) {
-      await this.#undo(reservationId, uploadedKey);
-      // Another attempt of the same request made the chart first: that one is the answer.
-      if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
-        const made = await this.#byKey(userId, idempotencyKey);
-        if (made) return this.#answer(made);
-      }
-      throw err;
+      image = {
+        objectKey: key,
+        size: rendered.data.length,
+        sha256,
+        contentType: rendered.contentType,
+        externalUrl: null,
+        format: config.format,
+        expiresAt: null,
+        bars: series.window satisfies BarWindow,
+      };
+    } else {
+      const renderStart = performance.now();
+      const stored = await this.d.chartImg!.store(p.chartImgBody!);
+      renderDuration().record(secondsSince(renderStart), { renderer, format: config.format });
+      row = {
+        ...base,
+        object_key: null,
+        external_url: stored.url,
+        status: 'ready',
+        synthetic: false,
+        expires_at: stored.expiresAt,
+        bars: null,
+      };
+      image = {
+        objectKey: null,
+        size: null,
+        sha256: null,
+        contentType: stored.contentType,
+        externalUrl: stored.url,
+        format: 'png',
+        expiresAt: stored.expiresAt?.toISOString() ?? null,
+        bars: null,
+      };
     }
+    const generated = this.events.generated({
+      chartId,
+      userId,
+      reservationId,
+      symbol: config.symbol,
+      interval: config.interval,
+      config,
+      renderer,
+      width: config.width,
+      height: config.height,
+      synthetic: row.synthetic,
+      generatedAt: generatedAt.toISOString(),
+      ...image,
+    });
+    return { row, generated, warnings };
+  }
+
+  /** The generate answer for a chart row; its link is signed as of `now`. */
+  #madeAnswer(
+    { row, warnings }: Pick<Made, 'row' | 'warnings'>,
+    quota: ReturnType<typeof quotaCounter>,
+    now: Date = row.created_at,
+  ): GenerateChartResponse {
+    const link = this.#link(row, now);
+    return {
+      chartId: row.id,
+      url: link.url,
+      metadata: {
+        format: row.format === 'svg' ? 'SVG' : 'PNG',
+        resolution: `${row.width}x${row.height}`,
+        generatedAt: row.created_at.toISOString(),
+        expiresAt: link.expiresAt,
+        renderer: row.renderer,
+        synthetic: row.synthetic,
+        ...(symbolsOf(row).length > 1 ? { symbols: symbolsOf(row) } : {}),
+      },
+      quota,
+      ...(warnings.length ? { warnings } : {}),
+    };
   }
 
   #byKey(userId: string, idempotencyKey: string): Promise<ChartRow | undefined> {
@@ -432,33 +541,20 @@ export class Charts {
       { userId: row.user_id },
       { timeoutMs: this.d.config.quotaTimeoutMs },
     );
-    const link = this.#link(row);
-    return {
-      chartId: row.id,
-      url: link.url,
-      metadata: {
-        format: row.format === 'svg' ? 'SVG' : 'PNG',
-        resolution: `${row.width}x${row.height}`,
-        generatedAt: row.created_at.toISOString(),
-        expiresAt: link.expiresAt,
-        renderer: row.renderer,
-        synthetic: row.synthetic,
-        ...(symbolsOf(row).length > 1 ? { symbols: symbolsOf(row) } : {}),
-      },
-      quota: quotaCounter(snapshot),
-    };
+    return this.#madeAnswer({ row, warnings: [] }, quotaCounter(snapshot), new Date());
   }
 
-  /** Gives the reservation back and removes an uploaded image; the TTL sweep covers a failure here. */
-  async #undo(reservationId: string, key: string | undefined): Promise<void> {
+  /** Gives the reservation back and removes uploaded images; the TTL sweep covers a failure here. */
+  async #undo(reservationId: string, keys: readonly string[]): Promise<void> {
     await Promise.all([
       callRpc(this.d.bus, QuotaRelease, { reservationId }, { timeoutMs: this.d.config.quotaTimeoutMs }).catch(
         (err) => this.d.logger.warn({ err, reservationId }, 'could not release a chart reservation'),
       ),
-      key &&
+      ...keys.map((key) =>
         this.d.objects
           .delete(key)
           .catch((err) => this.d.logger.warn({ err, key }, 'could not remove an orphaned chart image')),
+      ),
     ]);
   }
 

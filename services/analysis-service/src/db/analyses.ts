@@ -52,6 +52,62 @@ export function toRecord(r: AnalysisRow): AnalysisRecord {
   };
 }
 
+/** What a new analysis is asked for. */
+export interface NewAnalysis {
+  id: string;
+  chartId: string;
+  userId: string;
+  symbol: string;
+  interval: string;
+  prompt: string | null;
+  tradingStyle: AnalysisTable['trading_style'];
+  includeRiskManagement: boolean;
+  confidenceThreshold: number | null;
+  reservationId: string;
+  idempotencyKey: string | null;
+}
+
+/** The row of a queued analysis. */
+export const queuedRow = (a: NewAnalysis) => ({
+  id: a.id,
+  chart_id: a.chartId,
+  user_id: a.userId,
+  status: 'queued' as const,
+  symbol: a.symbol,
+  interval: a.interval as AnalysisRow['interval'],
+  prompt: a.prompt,
+  trading_style: a.tradingStyle,
+  include_risk_management: a.includeRiskManagement,
+  confidence_threshold: a.confidenceThreshold,
+  reservation_id: a.reservationId,
+  result: null,
+  recommendation: null,
+  confidence: null,
+  model: null,
+  tokens_used: null,
+  cost_usd: null,
+  processing_ms: null,
+  error_code: null,
+  error_reason: null,
+  completed_at: null,
+  downloading_at: null,
+  analysing_at: null,
+  claimed_at: null,
+  idempotency_key: a.idempotencyKey,
+});
+
+/** `analysis.requested` of a queued analysis. */
+export const requestedData = (a: NewAnalysis) => ({
+  analysisId: a.id,
+  chartId: a.chartId,
+  userId: a.userId,
+  reservationId: a.reservationId,
+  prompt: a.prompt,
+  tradingStyle: a.tradingStyle,
+  includeRiskManagement: a.includeRiskManagement,
+  confidenceThreshold: a.confidenceThreshold,
+});
+
 export const quotaCounter = (q: QuotaSnapshot) => ({
   used: q.analyses.used,
   limit: q.analyses.limit,

@@ -2,7 +2,9 @@ import type {
   AnalysisResult,
   AnalysisStatus,
   BarWindow,
+  Confluence,
   Interval,
+  MultiTimeframeStatus,
   Recommendation,
   TradingStyle,
 } from '@chartwright/contracts';
@@ -61,7 +63,31 @@ export interface KnownChartTable {
   bars: BarWindow | null;
 }
 
+/** A multi-timeframe run; its analyses are rows of `analyses`, listed in `multi_timeframe_items`. */
+export interface MultiTimeframeRunTable {
+  id: string;
+  user_id: string;
+  symbol: string;
+  status: MultiTimeframeStatus;
+  /** Set when every analysis is final. */
+  confluence: Confluence | null;
+  idempotency_key: string | null;
+  created_at: Generated<Date>;
+  completed_at: Date | null;
+}
+
+export interface MultiTimeframeItemTable {
+  analysis_id: string;
+  run_id: string;
+  /** The interval's place in the request. */
+  position: number;
+  interval: Interval;
+  chart_id: string;
+}
+
 export interface AnalysisDb extends KitTables {
   analyses: AnalysisTable;
   known_charts: KnownChartTable;
+  multi_timeframe_runs: MultiTimeframeRunTable;
+  multi_timeframe_items: MultiTimeframeItemTable;
 }
