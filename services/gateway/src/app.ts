@@ -21,6 +21,7 @@ import type { RouteDeps } from './routes/deps.js';
 import { exportRoutes } from './routes/exports.js';
 import { fileRoutes } from './routes/files.js';
 import { mcpRoutes } from './routes/mcp.js';
+import { multiTimeframeRoutes } from './routes/multi-timeframe.js';
 import { notificationRoutes, unsubscribeRoutes } from './routes/notifications.js';
 import { outcomeRoutes } from './routes/outcomes.js';
 import { userRoutes } from './routes/user.js';
@@ -86,6 +87,7 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
     await chartRoutes(secured, ctx, deps);
     await analysisRoutes(secured, ctx, deps);
     await compareRoutes(secured, ctx, deps);
+    await multiTimeframeRoutes(secured, ctx, deps);
     await exportRoutes(secured, ctx);
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);

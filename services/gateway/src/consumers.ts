@@ -1,6 +1,7 @@
 import {
   AnalysisCompleted,
   AnalysisFailed,
+  AnalysisMultiTimeframeCompleted,
   AnalysisProgressed,
   UserApiKeyRevoked,
   UserPlanChanged,
@@ -21,12 +22,16 @@ export async function startConsumers(ctx: GatewayContext): Promise<Subscription[
       {
         stream: 'ANALYSES',
         filterSubject: 'analysis.>',
-        onGap: () => void watch.catchUp(),
+        onGap: () => {
+          void watch.catchUp();
+          ctx.multiTimeframe.catchUp();
+        },
       },
       [
         on(AnalysisProgressed, (e) => watch.progressed(e.data)),
         on(AnalysisCompleted, (e) => watch.completed(e.data)),
         on(AnalysisFailed, (e) => watch.failed(e.data)),
+        on(AnalysisMultiTimeframeCompleted, (e) => ctx.multiTimeframe.completed(e.data.runId)),
       ],
       ctx.logger,
     ),

@@ -7,6 +7,7 @@ import type { PrincipalCache } from './auth/principals.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayDb } from './db/schema.js';
 import type { GatewayEvents } from './events.js';
+import type { MultiTimeframeWatch } from './multi-timeframe-watch.js';
 import type { RateLimiter } from './plugins/rate-limit.js';
 import type { UsageBatcher } from './plugins/usage.js';
 
@@ -30,6 +31,8 @@ export interface GatewayContext {
   usage: UsageBatcher;
   /** Analyses in progress, as this replica learns of them from events. */
   analyses: AnalysisWatch;
+  /** Multi-timeframe runs settled, as this replica learns of them from events. */
+  multiTimeframe: MultiTimeframeWatch;
   /** Secret, public URL and lifetime of signed file links (`/v1/files/*`). */
   signing?: SigningConfig;
   /** Aborted when the process starts to drain: long waits answer with what they have. */

@@ -20,6 +20,7 @@ import { migrations } from './db/migrations/index.js';
 import type { GatewayDb } from './db/schema.js';
 import { ApiError } from './errors.js';
 import { GatewayEvents, SERVICE } from './events.js';
+import { MultiTimeframeWatch } from './multi-timeframe-watch.js';
 import { RateLimiter } from './plugins/rate-limit.js';
 import { UsageBatcher } from './plugins/usage.js';
 import { createUser } from './routes/auth.js';
@@ -59,6 +60,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     logger,
     objects: openObjectStore(rt.env),
     analyses: new AnalysisWatch(rt.bus, logger),
+    multiTimeframe: new MultiTimeframeWatch(rt.bus),
     signing,
     draining: rt.draining,
     principals: new PrincipalCache(config.principalCache.max, config.principalCache.ttlMs),

@@ -134,8 +134,16 @@ describe('the OpenAPI document', () => {
         .filter((p) => p.severity === severity)
         .map((p) => `${p.ruleId} ${p.location[0]?.pointer}: ${p.message}`);
     expect(show('error')).toEqual([]);
-    // Warnings are allowed only when the README justifies them; today there are none.
-    expect(show('warn')).toEqual([]);
+    // Warnings are allowed only when the README justifies them. The one justified today: issue 13
+    // names `/v1/analyses/multi-timeframe/{id}`, which Redocly finds ambiguous with the
+    // `/v1/analyses/{id}/…` routes (an id is a uuid, so the router never confuses them).
+    const justified = (p: (typeof report.problems)[number]) =>
+      p.ruleId === 'no-ambiguous-paths' &&
+      p.message.includes('`/v1/analyses/multi-timeframe/{id}`') &&
+      /^`\/v1\/analyses\/\{id\}\/[a-z]+`$/.test(
+        p.message.match(/`[^`]+`/g)!.find((m) => m !== '`/v1/analyses/multi-timeframe/{id}`') ?? '',
+      );
+    expect(report.problems.filter((p) => p.severity === 'warn' && !justified(p))).toEqual([]);
   }, 60_000);
 });
 
