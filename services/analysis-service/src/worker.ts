@@ -152,14 +152,16 @@ export class AnalysisWorker {
     const attempt = delivery.deliveryCount;
     // Claims the job, marks it downloading and reads its chart in one statement. No row: purged,
     // already finished by an earlier delivery (exactly one result per analysis), or no chart.
+    // The step's time is the same in the row and in its event, so a replay shows what was streamed.
+    const downloadingAt = new Date();
     const claimed = await db
       .updateTable('analyses')
       .from('known_charts')
       .set((eb) => ({
         attempts: attempt,
         status: 'downloading',
-        claimed_at: new Date(),
-        downloading_at: eb.fn.coalesce('analyses.downloading_at', eb.val(new Date())),
+        claimed_at: downloadingAt,
+        downloading_at: eb.fn.coalesce('analyses.downloading_at', eb.val(downloadingAt)),
       }))
       .whereRef('known_charts.chart_id', '=', 'analyses.chart_id')
       .where('analyses.id', '=', data.analysisId)
@@ -209,7 +211,7 @@ export class AnalysisWorker {
       chartId: data.chartId,
       userId: data.userId,
       status: 'downloading',
-      at: new Date().toISOString(),
+      at: downloadingAt.toISOString(),
     });
     if (chart.deleted || chart.user_id !== row.user_id) {
       await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
