@@ -223,6 +223,14 @@ describe('NATS locked down with infra/nats.conf [postgres] [s3rver]', () => {
       const r = await api(gw, 'GET', '/v1/charts', { token: victim.token });
       return r.body.data.charts.find((c: { id: string }) => c.id === chartId)?.analysesCount === 1;
     });
+    // A multi-timeframe run: analysis-service has chart-service draw its charts (svc.chart.generate_set).
+    const mtf = await api(gw, 'POST', '/v1/analyses/multi-timeframe?wait=30', {
+      token: mallory.token,
+      body: { symbol: 'BINANCE:BTCUSDT', intervals: ['4h', '1h'] },
+    });
+    expect(mtf.status, JSON.stringify(mtf.body)).toBe(200);
+    expect(mtf.body.data.items.map((i: { status: string }) => i.status)).toEqual(['completed', 'completed']);
+    expect(mtf.body.data.quota.charts.used).toBe(2);
     const streamCounts = async () => {
       const admin = await as(nats.url, 'provision');
       const counts: Record<string, number> = {};
@@ -276,6 +284,10 @@ describe('NATS locked down with infra/nats.conf [postgres] [s3rver]', () => {
     refusedByServer(await ask(charts, 'svc.analysis.request.gateway', { ...ref, options: {} }));
     refusedByServer(await ask(charts, 'svc.analysis.request.chart-service', { ...ref, options: {} }));
     refusedByServer(await ask(analysis, 'svc.chart.delete.gateway', ref));
+    // Only analysis-service has charts drawn for a multi-timeframe run.
+    const set = { userId: victim.id, requests: [{ symbol: 'BINANCE:BTCUSDT', interval: '1h' }] };
+    refusedByServer(await ask(gateway, 'svc.chart.generate_set.gateway', set));
+    refusedByServer(await ask(storage, 'svc.chart.generate_set.analysis-service', set));
     refusedByServer(await ask(storage, 'svc.analysis.purge_chart.chart-service', ref));
 
     // Set one's own plan.

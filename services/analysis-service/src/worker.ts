@@ -191,14 +191,15 @@ export class AnalysisWorker {
     if (!claimed) {
       const unfinished = await db
         .selectFrom('analyses')
-        .leftJoin('known_charts', 'known_charts.chart_id', 'analyses.chart_id')
-        .select(['analyses.id', 'known_charts.chart_id as known'])
-        .where('analyses.id', '=', data.analysisId)
-        .where('analyses.status', 'not in', FINAL)
+        .select('id')
+        .where('id', '=', data.analysisId)
+        .where('status', 'not in', FINAL)
         .executeTakeFirst();
       if (!unfinished) return;
-      // Accepted on chart-service's word before its chart.generated got here: retried until it has.
-      if (!unfinished.known && attempt < config.maxAttempts)
+      // Accepted on chart-service's word before its chart.generated got here (or it got here
+      // between the claim and this read: a multi-timeframe run queues its analyses as its charts
+      // are announced): retried until it has.
+      if (attempt < config.maxAttempts)
         throw new JobError('CHART_NOT_FOUND', 'the chart is not known here yet', true);
       await this.fail(data, 'CHART_NOT_FOUND', 'the chart no longer exists');
       return;
