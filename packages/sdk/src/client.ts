@@ -16,6 +16,10 @@ import type {
   Download,
   GenerateChartRequest,
   LoginRequest,
+  MultiTimeframeAccepted,
+  MultiTimeframeListQuery,
+  MultiTimeframeRequest,
+  MultiTimeframeRun,
   SignupRequest,
   UpdateWebhookRequest,
 } from './types.js';
@@ -258,17 +262,7 @@ export class Chartwright {
         }
         if (analysis.status === 'completed') return analysis;
         if (analysis.status === 'failed') throw analysisFailed(analysis);
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(resolve, opts.pollIntervalMs ?? 1_000);
-          opts.signal?.addEventListener(
-            'abort',
-            () => {
-              clearTimeout(t);
-              reject(opts.signal?.reason);
-            },
-            { once: true },
-          );
-        });
+        await sleep(opts.pollIntervalMs ?? 1_000, opts.signal);
       }
     },
     /** The analysis' steps as they happen (Server-Sent Events); ends after the last one. */
@@ -286,6 +280,47 @@ export class Chartwright {
     /** The analysis as a report (`GET /v1/analyses/:id/export`). */
     export: (id: string, format: 'pdf' | 'json') =>
       this.download('/v1/analyses/{id}/export', { params: { id }, query: { format } }),
+  };
+
+  /** One symbol on 2 to 4 intervals: a chart and an analysis each, and their confluence. */
+  readonly multiTimeframe = {
+    /** Starts a run without waiting: `{id, status}` (the server's 202). */
+    start: async (body: MultiTimeframeRequest): Promise<MultiTimeframeAccepted> => {
+      const res = data(
+        await this.api.POST('/v1/analyses/multi-timeframe', {
+          params: { query: { wait: 0 } },
+          body,
+          headers: { prefer: 'respond-async' },
+        }),
+      );
+      return { id: res.id, status: res.status };
+    },
+    /**
+     * Starts a run and polls it until every analysis is final: the items and the confluence. A run
+     * whose analyses all failed is answered too (`status: 'failed'`), not thrown.
+     */
+    analyze: async (
+      body: MultiTimeframeRequest,
+      opts: { timeoutMs?: number; pollIntervalMs?: number; signal?: AbortSignal } = {},
+    ): Promise<MultiTimeframeRun> => {
+      const { id } = await this.multiTimeframe.start(body);
+      const deadline = AbortSignal.timeout(opts.timeoutMs ?? 600_000);
+      const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+      for (;;) {
+        const run = await this.multiTimeframe.get(id);
+        if (run.status !== 'running') return run;
+        await sleep(opts.pollIntervalMs ?? 1_000, signal);
+      }
+    },
+    get: async (id: string): Promise<MultiTimeframeRun> =>
+      data(await this.api.GET('/v1/analyses/multi-timeframe/{id}', { params: { path: { id } } })),
+    list: async (query: MultiTimeframeListQuery = {}) =>
+      data(await this.api.GET('/v1/analyses/multi-timeframe', { params: { query } })),
+    iterate: (query: MultiTimeframeListQuery = {}) =>
+      paginate(query, async (q) => {
+        const page = await this.multiTimeframe.list(q);
+        return { items: page.runs, pagination: page.pagination };
+      }),
   };
 
   readonly templates = {
@@ -331,6 +366,21 @@ function data<E>(result: { data?: E }): EnvelopeData<E> {
 }
 /** Each success envelope's `data` (distributes over a 200 | 202 union). */
 type EnvelopeData<E> = E extends { data: infer D } ? D : undefined;
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
 
 async function toDownload(res: Response): Promise<Download> {
   const disposition = res.headers.get('content-disposition') ?? '';

@@ -43,6 +43,10 @@ export type DeliveryListQuery = QueryOf<'/v1/webhooks/{id}/deliveries', 'get'>;
 export type Quota = DataOf<'/v1/user/quota', 'get'>;
 export type User = DataOf<'/v1/user', 'get'>;
 export type Template = DataOf<'/v1/templates', 'get'>['templates'][number];
+export type MultiTimeframeRequest = BodyOf<'/v1/analyses/multi-timeframe', 'post'>;
+export type MultiTimeframeAccepted = DataOf<'/v1/analyses/multi-timeframe', 'post', 202>;
+export type MultiTimeframeRun = DataOf<'/v1/analyses/multi-timeframe/{id}', 'get'>;
+export type MultiTimeframeListQuery = QueryOf<'/v1/analyses/multi-timeframe', 'get'>;
 
 /** One step of an analysis, as its event stream sends it. */
 export interface AnalysisProgress {

@@ -169,6 +169,26 @@ describe('@chartwright/sdk against the embedded app [postgres] [jetstream] [redi
     expect(ids.sort()).toEqual([analysis.id, polled.id].sort());
   });
 
+  it('multiTimeframe.analyze() starts a run and polls it to its confluence; get, list and iterate read it', async () => {
+    const { client } = await app.user();
+    const run = await client.multiTimeframe.analyze(
+      { symbol: 'BINANCE:BTCUSDT', intervals: ['1D', '4h'] },
+      { pollIntervalMs: 100 },
+    );
+    expect(run.status).toBe('completed');
+    expect(run.items.map((i) => i.interval)).toEqual(['1D', '4h']);
+    expect(run.items.every((i) => i.status === 'completed')).toBe(true);
+    expect(run.confluence!.agreement).toBeGreaterThanOrEqual(0);
+    expect(run.confluence!.agreement).toBeLessThanOrEqual(1);
+    expect(await client.multiTimeframe.get(run.id)).toEqual(run);
+    expect((await client.multiTimeframe.list()).runs.map((r) => r.id)).toEqual([run.id]);
+    const ids = [];
+    for await (const r of client.multiTimeframe.iterate({ limit: 1 })) ids.push(r.id);
+    expect(ids).toEqual([run.id]);
+    const analyses = (await client.analyses.list()).analyses.map((a) => a.id);
+    expect(analyses.sort()).toEqual(run.items.map((i) => i.analysisId).sort());
+  });
+
   it('throws typed errors by code: NOT_FOUND, QUOTA_EXCEEDED, VALIDATION_ERROR, and a ConnectionError', async () => {
     const alice = await app.user();
     const bob = await app.user({ plan: 'free' });

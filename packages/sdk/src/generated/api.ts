@@ -152,6 +152,44 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/analyses/multi-timeframe': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller's multi-timeframe analyses, newest first */
+    get: operations['listMultiTimeframeAnalyses'];
+    put?: never;
+    /**
+     * Analyse one symbol on 2 to 4 intervals, with their confluence
+     * @description Draws one chart per interval and analyses each; every chart and every analysis counts against the quotas, and when they cannot all be covered the answer is 402 and nothing is started. Waits up to `wait` seconds (default 30) for every analysis: 200 with the items and the confluence (the lowest interval's direction, the share of intervals agreeing with it, and its entry, stop and target only when every higher interval agrees; otherwise NEUTRAL with null levels). With `wait=0`, `Prefer: respond-async`, or when the wait runs out, 202 with a `Location` to poll (`GET /v1/analyses/multi-timeframe/:id`). The analyses also appear in `GET /v1/analyses`.
+     */
+    post: operations['createMultiTimeframeAnalysis'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/analyses/multi-timeframe/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One multi-timeframe analysis: its items and, once settled, the confluence */
+    get: operations['getMultiTimeframeAnalysis'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/api-keys': {
     parameters: {
       query?: never;
@@ -1443,6 +1481,418 @@ export interface operations {
       };
       400: components['responses']['BadRequest'];
       401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  listMultiTimeframeAnalyses: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
+              };
+              runs: {
+                completedAt: string | null;
+                confluence: {
+                  agreement: number;
+                  alignedIntervals: (
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M'
+                  )[];
+                  entryPrice: number | null;
+                  /** @enum {string} */
+                  recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                  riskRewardRatio: number | null;
+                  stopLoss: number | null;
+                  summary: string;
+                  takeProfit: number | null;
+                } | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** Format: uuid */
+                id: string;
+                items: {
+                  /** Format: uuid */
+                  analysisId: string;
+                  /** Format: uuid */
+                  chartId: string;
+                  confidence: number | null;
+                  /** @enum {string} */
+                  interval:
+                    | '1m'
+                    | '3m'
+                    | '5m'
+                    | '15m'
+                    | '30m'
+                    | '45m'
+                    | '1h'
+                    | '2h'
+                    | '3h'
+                    | '4h'
+                    | '6h'
+                    | '12h'
+                    | '1D'
+                    | '1W'
+                    | '1M'
+                    | '3M'
+                    | '6M'
+                    | '12M';
+                  recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
+                  /** @enum {string} */
+                  status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+                  trend: ('bullish' | 'bearish' | 'neutral') | null;
+                }[];
+                /** @enum {string} */
+                status: 'running' | 'completed' | 'failed';
+                symbol: string;
+              }[];
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  createMultiTimeframeAnalysis: {
+    parameters: {
+      query?: {
+        wait?: number;
+      };
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+        /** @description `respond-async`: answer 202 at once with a `Location`, without waiting for the result. */
+        Prefer?: components['parameters']['Prefer'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          intervals: (
+            | '1m'
+            | '3m'
+            | '5m'
+            | '15m'
+            | '30m'
+            | '45m'
+            | '1h'
+            | '2h'
+            | '3h'
+            | '4h'
+            | '6h'
+            | '12h'
+            | '1D'
+            | '1W'
+            | '1M'
+            | '3M'
+            | '6M'
+            | '12M'
+          )[];
+          prompt?: string;
+          studies?: {
+            input?: {
+              [key: string]: number | string | boolean | null;
+            };
+            name: string;
+            override?: {
+              [key: string]: unknown;
+            };
+          }[];
+          symbol: string;
+          /**
+           * @default swing_trading
+           * @enum {string}
+           */
+          tradingStyle?: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+        };
+      };
+    };
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              completedAt: string | null;
+              confluence: {
+                agreement: number;
+                alignedIntervals: (
+                  | '1m'
+                  | '3m'
+                  | '5m'
+                  | '15m'
+                  | '30m'
+                  | '45m'
+                  | '1h'
+                  | '2h'
+                  | '3h'
+                  | '4h'
+                  | '6h'
+                  | '12h'
+                  | '1D'
+                  | '1W'
+                  | '1M'
+                  | '3M'
+                  | '6M'
+                  | '12M'
+                )[];
+                entryPrice: number | null;
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                riskRewardRatio: number | null;
+                stopLoss: number | null;
+                summary: string;
+                takeProfit: number | null;
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              /** Format: uuid */
+              id: string;
+              items: {
+                /** Format: uuid */
+                analysisId: string;
+                /** Format: uuid */
+                chartId: string;
+                confidence: number | null;
+                /** @enum {string} */
+                interval:
+                  | '1m'
+                  | '3m'
+                  | '5m'
+                  | '15m'
+                  | '30m'
+                  | '45m'
+                  | '1h'
+                  | '2h'
+                  | '3h'
+                  | '4h'
+                  | '6h'
+                  | '12h'
+                  | '1D'
+                  | '1W'
+                  | '1M'
+                  | '3M'
+                  | '6M'
+                  | '12M';
+                recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
+                /** @enum {string} */
+                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+                trend: ('bullish' | 'bearish' | 'neutral') | null;
+              }[];
+              quota: {
+                analyses: {
+                  limit: number | null;
+                  remaining: number | null;
+                  used: number;
+                };
+                charts: {
+                  limit: number | null;
+                  remaining: number | null;
+                  used: number;
+                };
+              };
+              /** @enum {string} */
+              status: 'running' | 'completed' | 'failed';
+              symbol: string;
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      /** @description Accepted */
+      202: {
+        headers: {
+          Location: components['headers']['Location'];
+          'Preference-Applied': components['headers']['Preference-Applied'];
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              status: 'running' | 'completed' | 'failed';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['QuotaExceeded'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getMultiTimeframeAnalysis: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              completedAt: string | null;
+              confluence: {
+                agreement: number;
+                alignedIntervals: (
+                  | '1m'
+                  | '3m'
+                  | '5m'
+                  | '15m'
+                  | '30m'
+                  | '45m'
+                  | '1h'
+                  | '2h'
+                  | '3h'
+                  | '4h'
+                  | '6h'
+                  | '12h'
+                  | '1D'
+                  | '1W'
+                  | '1M'
+                  | '3M'
+                  | '6M'
+                  | '12M'
+                )[];
+                entryPrice: number | null;
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                riskRewardRatio: number | null;
+                stopLoss: number | null;
+                summary: string;
+                takeProfit: number | null;
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              /** Format: uuid */
+              id: string;
+              items: {
+                /** Format: uuid */
+                analysisId: string;
+                /** Format: uuid */
+                chartId: string;
+                confidence: number | null;
+                /** @enum {string} */
+                interval:
+                  | '1m'
+                  | '3m'
+                  | '5m'
+                  | '15m'
+                  | '30m'
+                  | '45m'
+                  | '1h'
+                  | '2h'
+                  | '3h'
+                  | '4h'
+                  | '6h'
+                  | '12h'
+                  | '1D'
+                  | '1W'
+                  | '1M'
+                  | '3M'
+                  | '6M'
+                  | '12M';
+                recommendation: ('LONG' | 'SHORT' | 'NEUTRAL') | null;
+                /** @enum {string} */
+                status: 'queued' | 'downloading' | 'analysing' | 'completed' | 'failed';
+                trend: ('bullish' | 'bearish' | 'neutral') | null;
+              }[];
+              /** @enum {string} */
+              status: 'running' | 'completed' | 'failed';
+              symbol: string;
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
