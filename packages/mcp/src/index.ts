@@ -3,6 +3,7 @@ import {
   ChartListQuery,
   CompareChartsRequest,
   GenerateChartRequest,
+  MultiTimeframeRequest,
   ScorecardQuery,
 } from '@chartwright/contracts';
 import { DRAWINGS, STUDIES } from '@chartwright/market';
@@ -155,6 +156,22 @@ export function createMcpServer(client: Chartwright): McpServer {
           quota?: unknown;
         }>('POST', '/v1/charts/compare', { body: args });
         return chartContent(client, chart);
+      }),
+  );
+
+  server.registerTool(
+    'multi_timeframe_analysis',
+    {
+      title: 'Analyse a symbol on several intervals',
+      description:
+        "Draws and analyses one symbol on 2 to 4 distinct intervals (e.g. 1D, 4h, 1h) and waits for their confluence: the lowest interval's direction, the share of intervals agreeing with it (0 to 1), and its entry, stop and target only when every higher interval agrees (otherwise NEUTRAL with no levels). Each interval counts as one chart and one analysis against the monthly quotas; when they cannot all be covered nothing is started.",
+      inputSchema: MultiTimeframeRequest.shape,
+      annotations: WRITES,
+    },
+    (args) =>
+      tool(async () => {
+        const run = await client.multiTimeframe.analyze(args as never);
+        return { content: [text(run)], structuredContent: run as unknown as Record<string, unknown> };
       }),
   );
 

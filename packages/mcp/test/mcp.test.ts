@@ -53,6 +53,7 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
           'list_charts',
           'list_drawings',
           'list_studies',
+          'multi_timeframe_analysis',
         ].sort(),
       );
       const generate = tools.find((t) => t.name === 'generate_chart')!;
@@ -94,6 +95,21 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
       expect(JSON.parse((got.content as { text: string }[])[0]!.text).recommendation).toMatch(
         /LONG|SHORT|NEUTRAL/,
       );
+
+      const mtf = await client.callTool({
+        name: 'multi_timeframe_analysis',
+        arguments: { symbol: 'BINANCE:BTCUSDT', intervals: ['1D', '4h'] },
+      });
+      expect(mtf.isError, JSON.stringify(mtf.content)).toBeFalsy();
+      expect(mtf.structuredContent).toMatchObject({ status: 'completed', symbol: 'BINANCE:BTCUSDT' });
+      const run = mtf.structuredContent as { items: unknown[]; confluence: { agreement: number } };
+      expect(run.items).toHaveLength(2);
+      expect(run.confluence.agreement).toBeGreaterThanOrEqual(0);
+      const oneInterval = await client.callTool({
+        name: 'multi_timeframe_analysis',
+        arguments: { symbol: 'BINANCE:BTCUSDT', intervals: ['1D'] },
+      });
+      expect(oneInterval.isError).toBe(true);
 
       await expectNotFound(client, bob);
     } finally {
