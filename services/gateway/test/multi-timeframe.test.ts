@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { analysisService } from '@chartwright/analysis-service';
 import { startChartService } from '@chartwright/chart-service';
-import { AnalysisMultiTimeframeCompleted, type DataOf, QuotaSetPlan } from '@chartwright/contracts';
+import {
+  AnalysisMultiTimeframeCompleted,
+  type DataOf,
+  MultiTimeframeCreate,
+  QuotaSetPlan,
+} from '@chartwright/contracts';
 import { callRpc, createLogger, on, type Subscription, watchEvents } from '@chartwright/kit';
 import { eventually, type TestBus, type TestDatabase, testEngines } from '@chartwright/kit/testing';
 import { startStorageService } from '@chartwright/storage-service';
@@ -204,6 +209,31 @@ describe.each(pairs)('multi-timeframe analysis over REST [%s]', (_name, db: Test
     expect(run.completedAt).toEqual(expect.any(String));
     expect(await quotaOf(token)).toEqual({ charts: 3, analyses: 3 });
   }, 90_000);
+
+  it('answers 202 with wait=0; a retry with the same work id (a lost answer) is the same run and charts, charged once', async () => {
+    const { token, user } = await signup(h.app, `mtf-key-${Date.now()}@example.com`);
+    await callRpc(tb.bus, QuotaSetPlan, { userId: user.id, plan: 'enterprise' });
+    const res = await call(token, 'POST', '/v1/analyses/multi-timeframe?wait=0', {
+      symbol: 'TEST:UPUSDT',
+      intervals: ['4h', '1h'],
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.headers['preference-applied']).toBeUndefined();
+
+    const create = () =>
+      callRpc(tb.bus, MultiTimeframeCreate, {
+        userId: user.id,
+        request: { symbol: 'TEST:UPUSDT', intervals: ['1D', '4h'], tradingStyle: 'swing_trading' },
+        idempotencyKey: 'work-1',
+      });
+    const first = await create();
+    const again = await create();
+    expect(again.id).toBe(first.id);
+    expect(again.items.map((i) => i.chartId)).toEqual(first.items.map((i) => i.chartId));
+    expect(await quotaOf(token)).toEqual({ charts: 4, analyses: 4 });
+    await eventually(async () => (await holdings(token)).runs === 2);
+    expect(await holdings(token)).toMatchObject({ charts: 4, analyses: 4 });
+  }, 60_000);
 
   it('answers 402 and starts nothing when the analyses quota cannot cover every interval', async () => {
     // free: 10 charts would do, 3 analyses would not.
