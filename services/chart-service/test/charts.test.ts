@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import {
   ChartDeleted,
   ChartGenerate,
   ChartGenerated,
+  ChartGenerateSet,
   ChartGet,
   ChartList,
   ChartStored,
@@ -697,6 +698,54 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
         expect(answer.warnings?.[0]).toMatch(
           /^Binance could not be reached \(.*\): the chart shows synthetic bars$/,
         );
+      });
+    });
+
+    it('makes a set of charts all or none: one that cannot be drawn leaves no chart, image or quota used', async () => {
+      const dir = path.resolve(import.meta.dirname, '../../../packages/market/test/fixtures/market');
+      await replacing({ MARKET_DATA: 'file', MARKET_DATA_DIR: dir }, async () => {
+        const userId = await pro();
+        const set = (requests: Record<string, unknown>[]) =>
+          callRpc(bus, ChartGenerateSet, { userId, requests }, { timeoutMs: 30_000 });
+        const images = async () =>
+          (await readdir(path.join(dataDir, 'objects'), { recursive: true })).filter(
+            (f) => String(f).includes(userId) && String(f).endsWith('.png'),
+          );
+        // The first chart is drawn and uploaded before the second fails on its symbol.
+        const err = await failure(
+          set([
+            { symbol: 'BINANCE:BTCUSDT', interval: '4h' },
+            { symbol: 'BINANCE:NOPEUSDT', interval: '4h' },
+          ]),
+        );
+        expect(err.code).toBe('VALIDATION_ERROR');
+        expect(err.message).toContain('BINANCE:NOPEUSDT');
+        expect((await callRpc(bus, ChartList, { userId, limit: 10, offset: 0 })).pagination.total).toBe(0);
+        expect((await callRpc(bus, QuotaGet, { userId })).charts.used).toBe(0);
+        expect(await images()).toEqual([]);
+
+        const made = await set([
+          { symbol: 'BINANCE:BTCUSDT', interval: '4h' },
+          { symbol: 'BINANCE:BTCUSDT', interval: '1h' },
+        ]);
+        expect(made.charts).toHaveLength(2);
+        expect(made.charts.map((c) => c.quota.used)).toEqual([2, 2]);
+        expect((await callRpc(bus, ChartList, { userId, limit: 10, offset: 0 })).pagination.total).toBe(2);
+        expect(await images()).toHaveLength(2);
+        // One reservation covers the set: every chart.generated names it.
+        await eventually(
+          () =>
+            events.filter(
+              (e) =>
+                e.type === 'chart.generated' &&
+                made.charts.some((c) => c.chartId === (e.data as any).chartId),
+            ).length === 2,
+        );
+        const reservations = events
+          .filter((e) => made.charts.some((c) => c.chartId === (e.data as any).chartId))
+          .map((e) => (e.data as any).reservationId);
+        expect(new Set(reservations).size).toBe(1);
+        await eventually(async () => (await callRpc(bus, QuotaGet, { userId })).charts.used === 2);
       });
     });
 
