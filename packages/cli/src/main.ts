@@ -236,6 +236,41 @@ export function buildProgram(): Command {
       });
     });
 
+  program
+    .command('mtf <symbol> <intervals...>')
+    .description(
+      'analyse a symbol on 2 to 4 intervals and print how they agree (e.g. mtf BINANCE:BTCUSDT 1D 4h 1h)',
+    )
+    .option('--prompt <text>', 'what to focus on')
+    .option('--trading-style <style>', 'scalping, day_trading, swing_trading or position_trading')
+    .option('--no-wait', 'only start it; print the run id')
+    .action(async (symbol: string, intervals: string[], o, cmd: Command) => {
+      const cw = await client(cmd);
+      const body = {
+        symbol,
+        intervals: intervals as never,
+        ...(o.prompt ? { prompt: o.prompt } : {}),
+        ...(o.tradingStyle ? { tradingStyle: o.tradingStyle } : {}),
+      };
+      if (!o.wait) return printRecord(json(cmd), await cw.multiTimeframe.start(body));
+      const run = await cw.multiTimeframe.analyze(body);
+      if (json(cmd)) return print(true, run);
+      const c = run.confluence;
+      printRecord(false, {
+        run: run.id,
+        status: run.status,
+        ...Object.fromEntries(
+          run.items.map((i) => [i.interval, `${i.recommendation ?? i.status} (${i.trend ?? '-'})`]),
+        ),
+        recommendation: c?.recommendation,
+        agreement: c?.agreement,
+        entry: c?.entryPrice,
+        stop: c?.stopLoss,
+        target: c?.takeProfit,
+        summary: c?.summary,
+      });
+    });
+
   const charts = program.command('charts').description("the caller's charts");
   charts
     .command('list', { isDefault: true })

@@ -100,6 +100,25 @@ describe('the chartwright binary against the embedded app [postgres] [jetstream]
     }
   }, 150_000);
 
+  it('mtf analyses a symbol on several intervals and prints their confluence; --no-wait prints the run id', async () => {
+    // A pro user (50 analyses a month) by API key.
+    const user = await app.user();
+    const env = { CHARTWRIGHT_API_KEY: (await user.client.apiKeys.create('cli-mtf')).key };
+    const run = await cli(['mtf', 'BINANCE:BTCUSDT', '1D', '4h'], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^run\s+[0-9a-f-]{36}$/m);
+    expect(run.stdout).toMatch(/^status\s+completed$/m);
+    expect(run.stdout).toMatch(/^1D\s+(LONG|SHORT|NEUTRAL)/m);
+    expect(run.stdout).toMatch(/^recommendation\s+(LONG|SHORT|NEUTRAL)$/m);
+    expect(run.stdout).toMatch(/^agreement\s+(0|1|0\.\d+)$/m);
+    const started = await cli(['mtf', 'BINANCE:ETHUSDT', '1h', '4h', '--no-wait', '--json'], env);
+    expect(started.code, started.stderr).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ id: expect.any(String), status: 'running' });
+    const refused = await cli(['mtf', 'BINANCE:BTCUSDT', '1h', '1h'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/VALIDATION_ERROR/);
+  }, 120_000);
+
   it('exits 1 on usage errors, 2 with the code on API errors, 3 when the API does not answer', async () => {
     const usage = await cli(['generate', '--symbol', 'BINANCE:BTCUSDT']);
     expect(usage.code).toBe(1);
