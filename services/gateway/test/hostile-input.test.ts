@@ -39,6 +39,9 @@ const ENDPOINTS: { method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string }[] 
   { method: 'GET', url: '/v1/analyses' },
   { method: 'GET', url: '/v1/analyses/:id' },
   { method: 'GET', url: '/v1/analyses/:id/events' },
+  { method: 'POST', url: '/v1/analyses/multi-timeframe' },
+  { method: 'GET', url: '/v1/analyses/multi-timeframe' },
+  { method: 'GET', url: '/v1/analyses/multi-timeframe/:id' },
   { method: 'GET', url: '/v1/files/users/:id/charts/x.png' },
 ];
 
@@ -151,6 +154,13 @@ describe('hostile input on every gateway endpoint', () => {
         'POST',
         `/v1/charts/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}/analyze`,
         { prompt: 'x\udc00' },
+        'body',
+        'prompt',
+      ],
+      [
+        'POST',
+        '/v1/analyses/multi-timeframe',
+        { symbol: 'BINANCE:BTCUSDT', intervals: ['1h', '4h'], prompt: 'x\u0000' },
         'body',
         'prompt',
       ],
