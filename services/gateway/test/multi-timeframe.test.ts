@@ -235,6 +235,36 @@ describe.each(pairs)('multi-timeframe analysis over REST [%s]', (_name, db: Test
     expect(await holdings(token)).toMatchObject({ charts: 4, analyses: 4 });
   }, 60_000);
 
+  it('settles a run whose chart is deleted under it: that interval counts as failed, the run does not hang', async () => {
+    const { token, user } = await signup(h.app, `mtf-del-${Date.now()}@example.com`);
+    await callRpc(tb.bus, QuotaSetPlan, { userId: user.id, plan: 'enterprise' });
+    const res = await call(
+      token,
+      'POST',
+      '/v1/analyses/multi-timeframe',
+      { symbol: 'TEST:UPUSDT', intervals: ['1h', '4h'] },
+      { prefer: 'respond-async' },
+    );
+    expect(res.statusCode, res.body).toBe(202);
+    const { id } = res.json().data;
+    const started = (await call(token, 'GET', `/v1/analyses/multi-timeframe/${id}`)).json().data;
+    const h4 = started.items.find((i: { interval: string }) => i.interval === '4h');
+    const deleted = await h.app.inject({
+      method: 'DELETE',
+      url: `/v1/charts/${h4.chartId}`,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(deleted.statusCode).toBe(200);
+    // Whether its analysis had finished or not, the run settles and the 4h interval no longer agrees.
+    const run = await eventually(async () => {
+      const r = (await call(token, 'GET', `/v1/analyses/multi-timeframe/${id}`)).json().data;
+      const item = r.items.find((i: { interval: string }) => i.interval === '4h');
+      return r.status !== 'running' && item.status === 'failed' && r;
+    }, 30_000);
+    expect(run.status).toBe('completed');
+    expect(run.items.find((i: { interval: string }) => i.interval === '1h').status).toBe('completed');
+  }, 60_000);
+
   it('answers 402 and starts nothing when the analyses quota cannot cover every interval', async () => {
     // free: 10 charts would do, 3 analyses would not.
     const { token } = await signup(h.app, `mtf-402a-${Date.now()}@example.com`);
