@@ -40,7 +40,10 @@ export class MultiTimeframeWatch {
     const read = () => callRpc(this.bus, MultiTimeframeGet, { userId, runId });
     for (;;) {
       const woken = this.#wake(runId, deadline - Date.now(), signal);
-      const run = await read();
+      const run = await read().catch((err) => {
+        woken.cancel();
+        throw err;
+      });
       if (run.status !== 'running' || Date.now() >= deadline || signal?.aborted) {
         woken.cancel();
         return run;
