@@ -294,7 +294,7 @@ describe.each(pairs)('multi-timeframe analysis over REST [%s]', (_name, db: Test
     expect(await holdings(token)).toEqual({ charts: 0, analyses: 0, runs: 0 });
   }, 60_000);
 
-  it('refuses one interval, five, or the same twice (400), and an id that is not a uuid', async () => {
+  it('refuses one interval, five, the same twice or an unknown study (400, nothing charged), and an id that is not a uuid', async () => {
     const { token } = await signup(h.app, `mtf-400-${Date.now()}@example.com`);
     for (const intervals of [['1h'], ['1h', '1h'], ['1m', '5m', '15m', '1h', '4h']]) {
       const res = await call(token, 'POST', '/v1/analyses/multi-timeframe', {
@@ -304,6 +304,15 @@ describe.each(pairs)('multi-timeframe analysis over REST [%s]', (_name, db: Test
       expect(res.statusCode, JSON.stringify(intervals)).toBe(400);
     }
     expect((await call(token, 'GET', '/v1/analyses/multi-timeframe/nope')).statusCode).toBe(400);
+    // Checked by chart-service after the analyses were reserved: they are given back.
+    const study = await call(token, 'POST', '/v1/analyses/multi-timeframe', {
+      symbol: 'TEST:UPUSDT',
+      intervals: ['1h', '4h'],
+      studies: [{ name: 'No Such Study' }],
+    });
+    expect(study.statusCode, study.body).toBe(400);
+    expect(study.json().error.details).toMatchObject([{ field: 'studies.0.name' }]);
+    expect(await quotaOf(token)).toEqual({ charts: 0, analyses: 0 });
     expect(await holdings(token)).toEqual({ charts: 0, analyses: 0, runs: 0 });
   });
 });
