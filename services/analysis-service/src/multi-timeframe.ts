@@ -1,5 +1,7 @@
 import {
+  type ChartGenerated,
   ChartGenerateSet,
+  type DataOf,
   type MultiTimeframeCreate,
   type MultiTimeframeItem,
   type MultiTimeframeRun,
@@ -13,7 +15,14 @@ import type { Kysely, Selectable } from 'kysely';
 import type { z } from 'zod';
 import { confluence } from './confluence.js';
 import type { AnalysisContext } from './context.js';
-import { FINAL, type NewAnalysis, queuedRow, quotaCounter, requestedData } from './db/analyses.js';
+import {
+  FINAL,
+  type NewAnalysis,
+  queuedRow,
+  quotaCounter,
+  rememberChart,
+  requestedData,
+} from './db/analyses.js';
 import type { AnalysisDb, MultiTimeframeRunTable } from './db/schema.js';
 import type { AnalysisEvents } from './events.js';
 
@@ -58,8 +67,9 @@ export class MultiTimeframe {
     // The analyses first: when they cannot all be covered, no chart is drawn.
     const reservations = await this.#reserveAnalyses(userId, intervals.length);
     let charts: { chartId: string }[];
+    let generated: DataOf<typeof ChartGenerated>[];
     try {
-      ({ charts } = await callRpc(
+      ({ charts, generated } = await callRpc(
         bus,
         ChartGenerateSet,
         {
@@ -115,6 +125,9 @@ export class MultiTimeframe {
             })),
           )
           .execute();
+        // The charts as their `chart.generated` will say, known now: the analyses need not wait
+        // for the events (which then change nothing).
+        for (const chart of generated) await rememberChart(trx, chart);
         await trx.insertInto('analyses').values(queued.map(queuedRow)).execute();
         await this.events.store(trx, ...requested);
       });

@@ -6,6 +6,7 @@ import {
   ChartConfig,
   type ChartDetail,
   type ChartGenerated,
+  type ChartGenerateSet,
   type ChartImageRef,
   type ChartListItem,
   type ChartListQuery,
@@ -285,7 +286,7 @@ export class Charts {
     userId: string,
     requests: readonly unknown[],
     idempotencyKey?: string,
-  ): Promise<{ charts: GenerateChartResponse[] }> {
+  ): Promise<z.input<typeof ChartGenerateSet.response>> {
     const keyOf = (i: number) => (idempotencyKey ? `${idempotencyKey}:${i}` : undefined);
     if (idempotencyKey) {
       const before = await this.#setByKeys(userId, requests.length, idempotencyKey);
@@ -323,7 +324,10 @@ export class Charts {
         }
       });
       this.events.send(made.map((m) => m.generated));
-      return { charts: made.map((m) => this.#madeAnswer(m, quota)) };
+      return {
+        charts: made.map((m) => this.#madeAnswer(m, quota)),
+        generated: made.map((m) => m.generated.data),
+      };
     } catch (err) {
       await this.#undo(reservationId, uploaded);
       if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
@@ -340,7 +344,7 @@ export class Charts {
       Array.from({ length: n }, (_, i) => this.#byKey(userId, `${idempotencyKey}:${i}`)),
     );
     if (!rows.every((r): r is ChartRow => r !== undefined)) return undefined;
-    return { charts: await Promise.all(rows.map((r) => this.#answer(r))) };
+    return { charts: await Promise.all(rows.map((r) => this.#answer(r))), generated: [] };
   }
 
   /** Reserves `amount` charts; QUOTA_EXCEEDED when the quota cannot cover them all. */

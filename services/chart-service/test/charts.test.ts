@@ -729,6 +729,12 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
           { symbol: 'BINANCE:BTCUSDT', interval: '1h' },
         ]);
         expect(made.charts).toHaveLength(2);
+        // What each chart.generated says, for the caller to know the charts before the events.
+        expect(made.generated.map((g) => [g.chartId, g.interval])).toEqual([
+          [made.charts[0]!.chartId, '4h'],
+          [made.charts[1]!.chartId, '1h'],
+        ]);
+        expect(made.generated[0]!.bars?.source).toBe('file:Binance_BTCUSDT_1h.csv');
         expect(made.charts.map((c) => c.quota.used)).toEqual([2, 2]);
         expect((await callRpc(bus, ChartList, { userId, limit: 10, offset: 0 })).pagination.total).toBe(2);
         expect(await images()).toHaveLength(2);

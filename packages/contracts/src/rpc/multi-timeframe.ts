@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChartGenerated } from '../events/index.js';
 import { GenerateChartResponse } from '../rest/charts.js';
 import { PageQuery } from '../rest/common.js';
 import {
@@ -24,7 +25,14 @@ export const ChartGenerateSet = defineRpc(
     requests: z.array(z.record(z.string(), z.unknown())).min(1).max(MAX_TIMEFRAMES),
     idempotencyKey: WorkKey,
   }),
-  z.object({ charts: z.array(GenerateChartResponse) }),
+  z.object({
+    charts: z.array(GenerateChartResponse),
+    /**
+     * What each chart's `chart.generated` says, so the caller knows the charts before the events
+     * reach it. Empty when the set was made earlier (an idempotent repeat): the events were sent then.
+     */
+    generated: z.array(ChartGenerated.data).default([]),
+  }),
 );
 
 /**
