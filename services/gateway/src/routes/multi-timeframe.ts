@@ -69,11 +69,12 @@ export async function multiTimeframeRoutes(
       );
       // The ledger's analyses come from each `analysis.completed` (quota-service), as for analyze.
       req.usage = { chartsGenerated: created.items.length };
+      // As analyze: without a wait the answer is 202, even for a run a replay finds settled.
       const run =
         waitMs > 0 && created.status === 'running'
           ? await ctx.multiTimeframe.outcome(caller.id, created.id, waitMs, ctx.draining)
           : created;
-      if (run.status !== 'running')
+      if (waitMs > 0 && run.status !== 'running')
         return reply.code(200).send({ success: true as const, data: { ...run, quota: created.quota } });
       if (respondAsync) reply.header('preference-applied', 'respond-async');
       return reply
