@@ -4,18 +4,34 @@ import {
   AnalysisList,
   AnalysisListForChart,
   AnalysisRequest,
+  BacktestCancel,
+  BacktestCreate,
+  BacktestDelete,
+  BacktestGet,
+  BacktestList,
+  BacktestTrades,
 } from '@chartwright/contracts';
 import { handle, type RpcRoute } from '@chartwright/kit';
 import type { Kysely } from 'kysely';
 import type { Analyses } from './analyses.js';
+import type { Backtests } from './backtests.js';
 import type { AnalysisDb } from './db/schema.js';
 import { exportPage } from './exports.js';
 
 /** Each request/reply contract analysis-service answers, and the use case that answers it. */
-export const handlers = (analyses: Analyses, db: Kysely<AnalysisDb>): RpcRoute[] => [
+export const handlers = (analyses: Analyses, backtests: Backtests, db: Kysely<AnalysisDb>): RpcRoute[] => [
   handle(AnalysisRequest, (req) => analyses.request(req)),
   handle(AnalysisGet, (req) => analyses.get(req.userId, req.analysisId)),
   handle(AnalysisList, (req) => analyses.list(req)),
   handle(AnalysisListForChart, (req) => analyses.listForChart(req)),
   handle(AnalysisExportPage, (req) => exportPage(db, req)),
+  handle(BacktestCreate, (req) => backtests.create(req.userId, req.request)),
+  handle(BacktestGet, (req) => backtests.get(req.userId, req.backtestId)),
+  handle(BacktestTrades, (req) => backtests.trades(req)),
+  handle(BacktestList, (req) => backtests.list(req)),
+  handle(BacktestCancel, (req) => backtests.cancel(req.userId, req.backtestId)),
+  handle(BacktestDelete, async (req) => {
+    await backtests.delete(req.userId, req.backtestId);
+    return { deleted: true as const };
+  }),
 ];

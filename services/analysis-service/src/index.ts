@@ -11,6 +11,8 @@ import { type ObjectStore, openObjectStore } from '@chartwright/object-store';
 import { Analyses } from './analyses.js';
 import { BuiltinAnalyst } from './analyst/builtin.js';
 import type { Analyst } from './analyst/types.js';
+import { BacktestRunner } from './backtest/runner.js';
+import { Backtests } from './backtests.js';
 import { loadAnalysisConfig } from './config.js';
 import { consumers, maxDeliverFor } from './consumers.js';
 import type { AnalysisContext } from './context.js';
@@ -68,10 +70,12 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const events = new AnalysisEvents(relay, rt.bus, logger);
     const analyses = new Analyses(ctx, events);
     const worker = new AnalysisWorker(ctx, events);
+    const runner = new BacktestRunner(ctx, events);
+    const backtests = new Backtests(ctx, runner);
     logger.info({ model: analyst.model, concurrency: config.concurrency }, 'analyst ready');
     const subs = await startMessaging(rt.bus, logger, {
       queue: QUEUE,
-      handlers: handlers(analyses, database.db),
+      handlers: handlers(analyses, backtests, database.db),
       consumers: consumers(analyses, worker, config),
     }).catch(async (err) => {
       await stopAll([], relay, database);
@@ -86,6 +90,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       config.sweepIntervalMs,
     );
     sweeper.unref();
+    runner.start();
 
     return {
       name: SERVICE,
@@ -95,6 +100,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       },
       async stop() {
         clearInterval(sweeper);
+        await runner.stop();
         await stopAll(subs, relay, database);
         await objects.close?.();
       },

@@ -34,6 +34,8 @@ export const EVENT_FLOWS: Readonly<
     sender: 'analysis-service',
     receivers: ['gateway', 'quota-service', 'notification-service'],
   },
+  'analysis.backtest_progressed': { sender: 'analysis-service', receivers: ['gateway'] },
+  'analysis.backtest_finished': { sender: 'analysis-service', receivers: ['gateway', 'quota-service'] },
   'usage.recorded': { sender: null, receivers: ['quota-service'] },
   'usage.batch_recorded': { sender: 'gateway', receivers: ['quota-service'] },
   'quota.threshold_reached': { sender: 'quota-service', receivers: ['notification-service'] },

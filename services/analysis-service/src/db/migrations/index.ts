@@ -4,6 +4,7 @@ import * as progress from './2026-12-01T00-00-00-progress.js';
 import * as claimedAt from './2026-12-02T00-00-00-claimed-at.js';
 import * as idempotencyKey from './2026-12-04T00-00-00-idempotency-key.js';
 import * as barWindow from './2026-12-05T00-00-00-bar-window.js';
+import * as backtests from './2026-12-12T00-00-00-backtests.js';
 
 /** Frozen once merged; listed here so bundling keeps them. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-02T00-00-00-claimed-at': claimedAt,
   '2026-12-04T00-00-00-idempotency-key': idempotencyKey,
   '2026-12-05T00-00-00-bar-window': barWindow,
+  '2026-12-12T00-00-00-backtests': backtests,
 };
