@@ -21,11 +21,10 @@ import { type Step, stepsOf } from '../analysis-watch.js';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { openEventStream } from '../sse.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
-/** A comment line on an open progress stream this often, so proxies keep it open. */
-const KEEP_ALIVE_MS = 15_000;
 
 function failure(analysisId: string, step: Step): ApiError {
   const error = step.error ?? { code: 'INTERNAL', reason: 'the analysis failed' };
@@ -209,38 +208,16 @@ export async function analysisRoutes(
         throw err;
       }
 
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let sent = 0;
+      const stream = openEventStream(reply, openStreams, unlisten);
       let rank = -1;
       const ranks = ['queued', 'downloading', 'analysing'];
       const rankOf = (s: Step) => (ranks.includes(s.status) ? ranks.indexOf(s.status) : 3);
-      const finish = (tail = '') => {
-        clearInterval(keepAlive);
-        unlisten();
-        openStreams.delete(endForShutdown);
-        if (!res.writableEnded) res.end(tail);
-      };
       write = (step) => {
-        if (res.writableEnded || rankOf(step) <= rank) return;
+        if (stream.ended || rankOf(step) <= rank) return;
         rank = rankOf(step);
-        sent++;
-        res.write(`id: ${sent}\nevent: ${step.status}\ndata: ${JSON.stringify(step)}\n\n`);
-        if (rank === 3) finish();
+        stream.send(step.status, step);
+        if (rank === 3) stream.finish();
       };
-      // On shutdown the stream ends with a hint to reconnect (to another replica), so the drain
-      // does not wait for an analysis that may take minutes.
-      const endForShutdown = () => finish(': the server is shutting down; reconnect\nretry: 1000\n\n');
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-      keepAlive.unref();
-      openStreams.add(endForShutdown);
-      res.on('close', () => finish());
       for (const step of [...stepsOf(record), ...early]) write(step);
     },
   );

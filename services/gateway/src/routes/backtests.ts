@@ -25,12 +25,11 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
+import { openEventStream } from '../sse.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
 const RENDER_TIMEOUT_MS = 30_000;
-/** A comment line on an open progress stream this often, so proxies keep it open. */
-const KEEP_ALIVE_MS = 15_000;
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 const TRADES_PAGE = 1000;
 
@@ -279,36 +278,16 @@ export async function backtestRoutes(
         throw err;
       }
 
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let sent = 0;
+      const stream = openEventStream(reply, openStreams, unlisten);
       let done = -1;
-      const finish = (tail = '') => {
-        clearInterval(keepAlive);
-        unlisten();
-        openStreams.delete(endForShutdown);
-        if (!res.writableEnded) res.end(tail);
-      };
       write = (e) => {
         const final = FINAL.has(e.status);
         // Progress only moves forward; the final event always goes out.
-        if (res.writableEnded || (!final && e.done <= done)) return;
+        if (stream.ended || (!final && e.done <= done)) return;
         done = e.done;
-        sent++;
-        res.write(`id: ${sent}\nevent: ${e.status}\ndata: ${JSON.stringify(e)}\n\n`);
-        if (final) finish();
+        stream.send(e.status, e);
+        if (final) stream.finish();
       };
-      const endForShutdown = () => finish(': the server is shutting down; reconnect\nretry: 1000\n\n');
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-      keepAlive.unref();
-      openStreams.add(endForShutdown);
-      res.on('close', () => finish());
       write({
         backtestId,
         status: current.status,
