@@ -49,3 +49,40 @@ export function openEventStream(reply: FastifyReply, open: Set<() => void>, onEn
     },
   };
 }
+
+/**
+ * A progress stream: listens before it reads (so no event between the two is missed), answers a
+ * failed read (404) as JSON before the stream starts, then sends the events the record stands for
+ * and each new one that `accept` names (undefined: skipped, e.g. already sent), and ends after a
+ * final one.
+ */
+export async function streamProgress<E, R>(
+  reply: FastifyReply,
+  open: Set<() => void>,
+  opts: {
+    listen: (fn: (e: E) => void) => () => void;
+    read: () => Promise<R>;
+    replay: (record: R) => E[];
+    accept: (e: E) => { name: string; final: boolean } | undefined;
+  },
+): Promise<void> {
+  const early: E[] = [];
+  let write: (e: E) => void = (e) => void early.push(e);
+  const unlisten = opts.listen((e) => write(e));
+  let record: R;
+  try {
+    record = await opts.read();
+  } catch (err) {
+    unlisten();
+    throw err;
+  }
+  const stream = openEventStream(reply, open, unlisten);
+  write = (e) => {
+    if (stream.ended) return;
+    const accepted = opts.accept(e);
+    if (!accepted) return;
+    stream.send(accepted.name, e);
+    if (accepted.final) stream.finish();
+  };
+  for (const e of [...opts.replay(record), ...early]) write(e);
+}

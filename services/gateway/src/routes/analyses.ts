@@ -21,7 +21,7 @@ import { type Step, stepsOf } from '../analysis-watch.js';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { openEventStream } from '../sse.js';
+import { streamProgress } from '../sse.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
@@ -194,31 +194,20 @@ export async function analysisRoutes(
     async (req, reply) => {
       const caller = requireCaller(req);
       const analysisId = req.params.id;
-      // Listening before the read, so no step between the two is missed; steps are handed over
-      // in order and once each, whether from the record or from events.
-      const early: Step[] = [];
-      let write: (step: Step) => void = (step) => void early.push(step);
-      const unlisten = ctx.analyses.listen(caller.id, analysisId, (step) => write(step));
-      let record: AnalysisRecord;
-      try {
-        // Answer 404 as JSON before the stream starts.
-        record = await callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId });
-      } catch (err) {
-        unlisten();
-        throw err;
-      }
-
-      const stream = openEventStream(reply, openStreams, unlisten);
-      let rank = -1;
+      // Steps are handed over in order and once each, whether from the record or from events.
       const ranks = ['queued', 'downloading', 'analysing'];
       const rankOf = (s: Step) => (ranks.includes(s.status) ? ranks.indexOf(s.status) : 3);
-      write = (step) => {
-        if (stream.ended || rankOf(step) <= rank) return;
-        rank = rankOf(step);
-        stream.send(step.status, step);
-        if (rank === 3) stream.finish();
-      };
-      for (const step of [...stepsOf(record), ...early]) write(step);
+      let rank = -1;
+      await streamProgress<Step, AnalysisRecord>(reply, openStreams, {
+        listen: (fn) => ctx.analyses.listen(caller.id, analysisId, fn),
+        read: () => callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId }),
+        replay: stepsOf,
+        accept: (step) => {
+          if (rankOf(step) <= rank) return undefined;
+          rank = rankOf(step);
+          return { name: step.status, final: rank === 3 };
+        },
+      });
     },
   );
 }

@@ -25,7 +25,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
-import { openEventStream } from '../sse.js';
+import { streamProgress } from '../sse.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
@@ -265,37 +265,27 @@ export async function backtestRoutes(
     async (req, reply) => {
       const caller = requireCaller(req);
       const backtestId = req.params.id;
-      // Listening before the read, so no event between the two is missed.
-      const early: BacktestProgressEvent[] = [];
-      let write: (e: BacktestProgressEvent) => void = (e) => void early.push(e);
-      const unlisten = ctx.backtests.listen(caller.id, backtestId, (e) => write(e));
-      let current: BacktestData;
-      try {
-        // Answer 404 as JSON before the stream starts.
-        current = await callRpc(ctx.bus, BacktestGet, { userId: caller.id, backtestId });
-      } catch (err) {
-        unlisten();
-        throw err;
-      }
-
-      const stream = openEventStream(reply, openStreams, unlisten);
       let done = -1;
-      write = (e) => {
-        const final = FINAL.has(e.status);
-        // Progress only moves forward; the final event always goes out.
-        if (stream.ended || (!final && e.done <= done)) return;
-        done = e.done;
-        stream.send(e.status, e);
-        if (final) stream.finish();
-      };
-      write({
-        backtestId,
-        status: current.status,
-        done: current.progress.done,
-        total: current.progress.total,
-        at: current.finishedAt ?? current.startedAt ?? current.createdAt,
+      await streamProgress<BacktestProgressEvent, BacktestData>(reply, openStreams, {
+        listen: (fn) => ctx.backtests.listen(caller.id, backtestId, fn),
+        read: () => callRpc(ctx.bus, BacktestGet, { userId: caller.id, backtestId }),
+        replay: (b) => [
+          {
+            backtestId,
+            status: b.status,
+            done: b.progress.done,
+            total: b.progress.total,
+            at: b.finishedAt ?? b.startedAt ?? b.createdAt,
+          },
+        ],
+        accept: (e) => {
+          const final = FINAL.has(e.status);
+          // Progress only moves forward; the final event always goes out.
+          if (!final && e.done <= done) return undefined;
+          done = e.done;
+          return { name: e.status, final };
+        },
       });
-      for (const e of early) write(e);
     },
   );
 }
