@@ -43,6 +43,21 @@ export type DeliveryListQuery = QueryOf<'/v1/webhooks/{id}/deliveries', 'get'>;
 export type Quota = DataOf<'/v1/user/quota', 'get'>;
 export type User = DataOf<'/v1/user', 'get'>;
 export type Template = DataOf<'/v1/templates', 'get'>['templates'][number];
+export type CreateBacktestRequest = BodyOf<'/v1/backtests', 'post'>;
+export type Backtest = DataOf<'/v1/backtests/{id}', 'get'>;
+export type BacktestStatus = Backtest['status'];
+export type BacktestTrade = Backtest['trades'][number];
+export type BacktestListQuery = QueryOf<'/v1/backtests', 'get'>;
+export type BacktestSummary = DataOf<'/v1/backtests', 'get'>['backtests'][number];
+
+/** A backtest's progress, as its event stream sends it. */
+export interface BacktestProgress {
+  backtestId: string;
+  status: BacktestStatus;
+  done: number;
+  total: number;
+  at: string;
+}
 
 /** One step of an analysis, as its event stream sends it. */
 export interface AnalysisProgress {

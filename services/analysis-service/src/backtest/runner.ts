@@ -299,7 +299,11 @@ export class BacktestRunner {
     const saved = await this.ctx.db.transaction().execute(async (trx) => {
       const r = await trx
         .updateTable('backtests')
-        .set({ done })
+        // Saving is also a sign of life: the lease is extended with it.
+        .set({
+          done,
+          lease_until: sql<Date>`now() + ${this.ctx.config.backtest.leaseMs} * interval '1 millisecond'`,
+        })
         .where('id', '=', id)
         .where('leased_by', '=', this.#me)
         .where('status', '=', 'running')
