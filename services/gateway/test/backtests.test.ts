@@ -292,7 +292,23 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
     // The rendered charts are nobody's charts.
     expect((await call(carol, 'GET', '/v1/charts')).json().data.charts).toEqual([]);
 
-    // 12 a month, 3 used: 20 steps cannot be covered.
+    // A model that fails for good at the second step: the backtest fails, one step is charged.
+    fake.reset();
+    fake.enqueue({ kind: 'tool', input: TOOL_INPUT }, { kind: 'error', status: 400, message: 'bad image' });
+    const failing = await call(carol, 'POST', '/v1/backtests', {
+      ...SPAN,
+      to: '2020-01-01T03:00:00Z',
+      step: 1,
+      analyst: 'anthropic',
+    });
+    expect(failing.statusCode).toBe(202);
+    const failed = await finished(carol, failing.json().data.id);
+    expect(failed).toMatchObject({ status: 'failed', progress: { done: 1, total: 3 }, analysesCharged: 1 });
+    expect(failed.error.code).toEqual(expect.any(String));
+    expect(failed.trades).toHaveLength(1);
+    await eventually(async () => (await quotaUsed(carol)) === 4);
+
+    // 12 a month, 4 used: 20 steps cannot be covered.
     const over = await call(carol, 'POST', '/v1/backtests', {
       ...SPAN,
       to: '2020-01-01T20:00:00Z',
@@ -301,7 +317,7 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
     });
     expect(over.statusCode).toBe(402);
     expect(over.json().error.code).toBe('QUOTA_EXCEEDED');
-    expect(await quotaUsed(carol)).toBe(3);
+    expect(await quotaUsed(carol)).toBe(4);
   }, 60_000);
 
   it('answers 400 naming the field for spans outside the bounds or the data', async () => {
