@@ -100,8 +100,12 @@ export class Backtests {
     private readonly runner: BacktestRunner,
   ) {}
 
-  async create(userId: string, req: CreateBacktestRequest): Promise<Backtest> {
+  async create(userId: string, req: CreateBacktestRequest, idempotencyKey?: string): Promise<Backtest> {
     const { db, bus, market, analyst } = this.ctx;
+    if (idempotencyKey) {
+      const made = await this.#madeBefore(userId, idempotencyKey);
+      if (made) return made;
+    }
     if (req.analyst === 'anthropic' && analyst instanceof BuiltinAnalyst)
       throw new ServiceError('VALIDATION_ERROR', 'no model analyst is set up (ANTHROPIC_API_KEY)', [
         { field: 'analyst', message: 'no model analyst is set up on this server; use "builtin"' },
@@ -169,15 +173,32 @@ export class Backtests {
           lease_until: null,
           started_at: null,
           finished_at: null,
+          idempotency_key: idempotencyKey ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
     } catch (err) {
       await callRpc(bus, QuotaRelease, { reservationId }).catch(() => undefined);
+      // Another attempt of the same request made it first: that one is the answer.
+      if (idempotencyKey && (err as { code?: unknown }).code === '23505') {
+        const made = await this.#madeBefore(userId, idempotencyKey);
+        if (made) return made;
+      }
       throw err;
     }
     this.runner.kick();
     return { ...toBrief(row), scorecard: scorecardOf([]), baselines: null, trades: [] };
+  }
+
+  /** The backtest an earlier attempt of the same request made (same `idempotencyKey`). */
+  async #madeBefore(userId: string, idempotencyKey: string): Promise<Backtest | undefined> {
+    const row = await this.ctx.db
+      .selectFrom('backtests')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+    return row ? this.get(userId, row.id) : undefined;
   }
 
   async #row(userId: string, backtestId: string): Promise<Row> {

@@ -58,12 +58,18 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
   let alice: { token: string; user: { id: string } };
   let bob: { token: string; user: { id: string } };
 
-  const call = (who: { token: string }, method: 'GET' | 'POST' | 'DELETE', url: string, payload?: unknown) =>
+  const call = (
+    who: { token: string },
+    method: 'GET' | 'POST' | 'DELETE',
+    url: string,
+    payload?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
     h.app.inject({
       method,
       url,
       payload: payload as never,
-      headers: { authorization: `Bearer ${who.token}` },
+      headers: { authorization: `Bearer ${who.token}`, ...headers },
     });
   const finished = (who: { token: string }, id: string) =>
     eventually(
@@ -239,16 +245,23 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
     expect((await call(alice, 'GET', `/v1/backtests/${created.id}`)).statusCode).toBe(404);
   }, 120_000);
 
-  it('cancels a running backtest, keeping its trades so far', async () => {
-    const res = await call(bob, 'POST', '/v1/backtests', {
+  it('cancels a running backtest, keeping its trades so far; a repeat with the same Idempotency-Key makes none', async () => {
+    const body = {
       ...SPAN,
       from: '2020-01-01T00:00:00Z',
       to: '2020-06-01T00:00:00Z',
       step: 1,
       analyst: 'builtin',
-    });
+    };
+    const key = { 'idempotency-key': `bt-${Date.now()}` };
+    const before = await quotaUsed(bob);
+    const res = await call(bob, 'POST', '/v1/backtests', body, key);
     expect(res.statusCode).toBe(202);
     const { id, progress } = res.json().data;
+    const again = await call(bob, 'POST', '/v1/backtests', body, key);
+    expect(again.json().data.id).toBe(id);
+    expect((await call(bob, 'GET', '/v1/backtests')).json().data.pagination.total).toBe(1);
+    expect(await quotaUsed(bob)).toBe(before + 1);
     expect(progress.total).toBeGreaterThan(3000);
     const cancel = await call(bob, 'POST', `/v1/backtests/${id}/cancel`);
     expect(cancel.statusCode).toBe(200);

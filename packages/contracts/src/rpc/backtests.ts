@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Backtest, BacktestBrief, BacktestTrade, CreateBacktestRequest } from '../rest/backtests.js';
 import { ChartConfig } from '../rest/chart-config.js';
-import { defineRpc } from './index.js';
+import { defineRpc, WorkKey } from './index.js';
 
 const Caller = z.object({ userId: z.uuid() });
 const BacktestRef = Caller.extend({ backtestId: z.uuid() });
@@ -12,7 +12,11 @@ const BacktestRef = Caller.extend({ backtestId: z.uuid() });
  */
 export const BacktestCreate = defineRpc(
   'svc.analysis.backtest_create',
-  Caller.extend({ request: CreateBacktestRequest }),
+  Caller.extend({
+    request: CreateBacktestRequest,
+    /** With a key already used for this user: the backtest it created, not a new one. */
+    idempotencyKey: WorkKey,
+  }),
   Backtest,
 );
 

@@ -92,6 +92,8 @@ export interface BacktestTable {
   /** The worker running it, trusted until `lease_until`. */
   leased_by: string | null;
   lease_until: Date | null;
+  /** The gateway's work id of the request that made it (a retry finds the backtest by it). */
+  idempotency_key: string | null;
   created_at: Generated<Date>;
   started_at: Date | null;
   finished_at: Date | null;

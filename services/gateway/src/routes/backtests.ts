@@ -91,7 +91,11 @@ export async function backtestRoutes(
     },
     async (req, reply) => {
       const caller = requireCaller(req);
-      const backtest = await callRpc(ctx.bus, BacktestCreate, { userId: caller.id, request: req.body });
+      const backtest = await callRpc(ctx.bus, BacktestCreate, {
+        userId: caller.id,
+        request: req.body,
+        idempotencyKey: req.idempotency?.workId,
+      });
       return reply
         .code(202)
         .header('location', `/v1/backtests/${backtest.id}`)

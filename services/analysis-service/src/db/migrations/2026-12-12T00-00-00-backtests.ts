@@ -31,6 +31,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('error_reason', 'text')
     .addColumn('leased_by', 'text')
     .addColumn('lease_until', 'timestamptz')
+    .addColumn('idempotency_key', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('started_at', 'timestamptz')
     .addColumn('finished_at', 'timestamptz')
@@ -39,6 +40,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createIndex('backtests_user_created_idx')
     .on('backtests')
     .columns(['user_id', 'created_at desc'])
+    .execute();
+  await db.schema
+    .createIndex('backtests_user_idempotency_key_idx')
+    .on('backtests')
+    .columns(['user_id', 'idempotency_key'])
+    .unique()
     .execute();
   await db.schema
     .createIndex('backtests_unfinished_idx')
