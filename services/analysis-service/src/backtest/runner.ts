@@ -46,6 +46,7 @@ export class BacktestRunner {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   #polling = false;
+  #pollDone: Promise<void> = Promise.resolve();
   #again = false;
 
   constructor(
@@ -67,7 +68,7 @@ export class BacktestRunner {
       return;
     }
     this.#polling = true;
-    void this.#poll()
+    this.#pollDone = this.#poll()
       .catch((err) => this.ctx.logger.warn({ err }, 'backtest poll failed'))
       .finally(() => {
         this.#polling = false;
@@ -82,6 +83,8 @@ export class BacktestRunner {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    // A claim in flight either starts its job (stopped below) or gives it back.
+    await this.#pollDone;
     const jobs = [...this.#running.values()];
     for (const j of jobs) j.abort.abort();
     await Promise.all(jobs.map((j) => j.done));
@@ -92,10 +95,13 @@ export class BacktestRunner {
       const job = await this.#claim();
       if (!job) return;
       const abort = new AbortController();
-      const done = this.#run(job, abort).finally(() => {
-        this.#running.delete(job.id);
-        this.kick();
-      });
+      if (this.#stopped) abort.abort();
+      const done = this.#run(job, abort)
+        .catch((err) => this.ctx.logger.warn({ err, backtestId: job.id }, 'backtest stopped on an error'))
+        .finally(() => {
+          this.#running.delete(job.id);
+          this.kick();
+        });
       this.#running.set(job.id, { abort, done });
     }
   }
@@ -206,7 +212,7 @@ export class BacktestRunner {
         baselines: { buyAndHold: { return: b.buyAndHoldReturn }, random: b.random },
       });
     } catch (err) {
-      if (err instanceof Stopped || signal.aborted) {
+      if (err instanceof Stopped || signal.aborted || this.#stopped) {
         // Cancelled, lease lost, or this process stops: whoever holds the job goes on with it.
         await db
           .updateTable('backtests')
