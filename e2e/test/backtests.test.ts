@@ -117,4 +117,25 @@ describe('a backtest survives a SIGKILL of its worker [postgres] [jetstream] [s3
       return q.body.data.quota.analyses.used === 2;
     });
   }, 300_000);
+
+  it('gives the lease up on a graceful stop, so a new process resumes at once', async () => {
+    const id = await create();
+    await eventually(async () => (await get(id)).progress.done >= 50, 60_000, 50);
+    const worker = stack.processes.find((p) => p.name === 'analysis-service')!;
+    expect(await worker.stop('SIGTERM')).toBe(0);
+    stack.processes.splice(stack.processes.indexOf(worker), 1);
+    const [row] = await stack.query<{
+      status: string;
+      leased_by: string | null;
+      done: number;
+      total: number;
+    }>('select status, leased_by, done, total from analysis.backtests where id = $1', [id]);
+    expect(row).toMatchObject({ status: 'running', leased_by: null });
+    expect(row!.done).toBeLessThan(row!.total);
+    await stack.start('analysis-service', env);
+    const done = await completed(id);
+    expect(done.trades.map((t: { step: number }) => t.step)).toEqual(
+      Array.from({ length: done.progress.total }, (_, i) => i),
+    );
+  }, 300_000);
 });
