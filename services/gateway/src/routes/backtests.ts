@@ -60,12 +60,12 @@ export async function backtestRoutes(
     for (const end of openStreams) end();
   });
 
+  // Trades only grow, in step order: the first `signals` of them are the ones the scorecard
+  // counted, so a running backtest's answer agrees with itself.
   const read = async (userId: string, backtestId: string) => {
-    const [backtest, trades] = await Promise.all([
-      callRpc(ctx.bus, BacktestGet, { userId, backtestId }),
-      allTrades(ctx, userId, backtestId),
-    ]);
-    return { ...backtest, trades };
+    const backtest = await callRpc(ctx.bus, BacktestGet, { userId, backtestId });
+    const trades = await allTrades(ctx, userId, backtestId);
+    return { ...backtest, trades: trades.slice(0, backtest.scorecard.signals) };
   };
 
   r.post(
