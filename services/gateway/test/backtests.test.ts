@@ -347,5 +347,7 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
     await bad({ from: '2019-01-01T00:00:00Z', to: '2020-01-01T00:00:00Z', step: 1 }, 'step');
     await bad({ step: 1, analyst: 'anthropic' }, 'step');
     await bad({ analyst: 'gpt' }, 'analyst');
+    await bad({ symbol: 'BINANCE:NOPEUSDT' }, 'symbol');
+    await bad({ interval: '1m' }, 'interval');
   });
 });
