@@ -245,6 +245,24 @@ describe.each(pairs)('backtests over REST [%s]', (_name, db, tb) => {
     expect((await call(alice, 'GET', `/v1/backtests/${created.id}`)).statusCode).toBe(404);
   }, 120_000);
 
+  it('streams progress while a longer backtest runs, then its end', async () => {
+    const res = await call(bob, 'POST', '/v1/backtests', {
+      ...SPAN,
+      from: '2020-03-01T00:00:00Z',
+      to: '2020-05-01T00:00:00Z',
+      step: 1,
+      analyst: 'builtin',
+    });
+    expect(res.statusCode).toBe(202);
+    const { id, progress } = res.json().data;
+    const events = parseSse((await call(bob, 'GET', `/v1/backtests/${id}/events`)).body);
+    const running = events.filter((e) => e.event === 'running');
+    expect(running.length, JSON.stringify(events)).toBeGreaterThanOrEqual(1);
+    expect(running.some((e) => e.data.done > 0 && e.data.done < progress.total)).toBe(true);
+    expect(events.at(-1)).toMatchObject({ event: 'completed', data: { done: progress.total } });
+    expect((await call(bob, 'DELETE', `/v1/backtests/${id}`)).statusCode).toBe(200);
+  }, 60_000);
+
   it('cancels a running backtest, keeping its trades so far; a repeat with the same Idempotency-Key makes none', async () => {
     const body = {
       ...SPAN,
