@@ -30,6 +30,7 @@ import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
 const RENDER_TIMEOUT_MS = 30_000;
+const CREATE_TIMEOUT_MS = 60_000;
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 const TRADES_PAGE = 1000;
 
@@ -91,11 +92,13 @@ export async function backtestRoutes(
     },
     async (req, reply) => {
       const caller = requireCaller(req);
-      const backtest = await callRpc(ctx.bus, BacktestCreate, {
-        userId: caller.id,
-        request: req.body,
-        idempotencyKey: req.idempotency?.workId,
-      });
+      // analysis-service reads the span's bars to check it: from an exchange, a long span takes a while.
+      const backtest = await callRpc(
+        ctx.bus,
+        BacktestCreate,
+        { userId: caller.id, request: req.body, idempotencyKey: req.idempotency?.workId },
+        { timeoutMs: CREATE_TIMEOUT_MS },
+      );
       return reply
         .code(202)
         .header('location', `/v1/backtests/${backtest.id}`)
