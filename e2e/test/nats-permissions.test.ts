@@ -12,6 +12,7 @@ import { api, createStack, type Stack } from './support.js';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const CONF = readFileSync(path.join(REPO_ROOT, 'infra/nats.conf'), 'utf8');
+const MARKET = process.env.MARKET_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data/market');
 const USERS = [
   'provision',
   'gateway',
@@ -142,7 +143,11 @@ describe('NATS locked down with infra/nats.conf [postgres] [s3rver]', () => {
       'notification-service',
       'outcome-service',
     ])
-      services[name] = await stack.start(name, creds(name));
+      services[name] = await stack.start(name, {
+        ...creds(name),
+        // Backtests read real history; charts stay synthetic (their bars are re-created from their seed).
+        ...(name === 'analysis-service' ? { MARKET_DATA: 'file', MARKET_DATA_DIR: MARKET } : {}),
+      });
     services.gateway = await stack.start(
       'gateway',
       { ...creds('gateway'), RATE_LIMIT_FREE_PER_MIN: '1000' },
@@ -231,6 +236,31 @@ describe('NATS locked down with infra/nats.conf [postgres] [s3rver]', () => {
     expect(mtf.status, JSON.stringify(mtf.body)).toBe(200);
     expect(mtf.body.data.items.map((i: { status: string }) => i.status)).toEqual(['completed', 'completed']);
     expect(mtf.body.data.quota.charts.used).toBe(2);
+    // A backtest: gateway → analysis-service, its events, quota settled, the equity curve drawn by chart-service.
+    const backtest = await api(gw, 'POST', '/v1/backtests', {
+      token: victim.token,
+      body: {
+        symbol: 'BINANCE:BTCUSDT',
+        interval: '1h',
+        from: '2020-01-01T00:00:00Z',
+        to: '2020-01-03T00:00:00Z',
+        step: 6,
+        analyst: 'builtin',
+      },
+    });
+    expect(backtest.status, JSON.stringify(backtest.body)).toBe(202);
+    await eventually(async () => {
+      const r = await api(gw, 'GET', `/v1/backtests/${backtest.body.data.id}`, { token: victim.token });
+      return r.body.data.status === 'completed';
+    }, 20_000);
+    const equity = await api(gw, 'GET', `/v1/backtests/${backtest.body.data.id}/equity?format=svg`, {
+      token: victim.token,
+    });
+    expect(equity.status).toBe(200);
+    await eventually(async () => {
+      const r = await api(gw, 'GET', '/v1/user/quota', { token: victim.token });
+      return r.body.data.quota.analyses.used === 2;
+    });
     const streamCounts = async () => {
       const admin = await as(nats.url, 'provision');
       const counts: Record<string, number> = {};

@@ -59,6 +59,12 @@ async function client(cmd: Command): Promise<Chartwright> {
 const json = (cmd: Command) => Boolean(cmd.optsWithGlobals<{ json?: boolean }>().json);
 
 /** A route a newer server has: its absence is said plainly instead of a bare 404. */
+/** A date as the API's ISO 8601 instant (`2020-01-01` is its first instant, UTC); else as given, for the API to refuse. */
+const instant = (v: string) => {
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? v : d.toISOString();
+};
+
 async function needsRoute<T>(what: string, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -359,28 +365,31 @@ export function buildProgram(): Command {
 
   program
     .command('backtest')
-    .description('backtest an analyst on history')
+    .description('backtest an analyst on history (a job on the server; --wait follows it to the end)')
     .requiredOption('--symbol <symbol>')
     .requiredOption('--interval <interval>')
     .requiredOption('--from <date>')
     .requiredOption('--to <date>')
     .option('--step <bars>', 'bars between analyses', int, 24)
-    .option('--analyst <name>', 'builtin or a model', 'builtin')
+    .option('--analyst <name>', 'builtin or anthropic', 'builtin')
+    .option('--trading-style <style>', 'scalping, day_trading, swing_trading or position_trading')
+    .option('--wait', 'wait for the end and print the scorecard and baselines')
     .action(async (o, cmd: Command) => {
       const cw = await client(cmd);
-      const result = await needsRoute('backtests', () =>
-        cw.request<Record<string, unknown>>('POST', '/v1/backtests', {
-          body: {
-            symbol: o.symbol,
-            interval: o.interval,
-            from: o.from,
-            to: o.to,
-            step: o.step,
-            analyst: o.analyst,
-          },
+      const created = await needsRoute('backtests', () =>
+        cw.backtests.create({
+          symbol: o.symbol,
+          interval: o.interval,
+          from: instant(o.from),
+          to: instant(o.to),
+          step: o.step,
+          analyst: o.analyst,
+          tradingStyle: o.tradingStyle,
         }),
       );
-      printRecord(json(cmd), result);
+      if (!o.wait) return printRecord(json(cmd), created);
+      const { trades, ...done } = await cw.backtests.wait(created.id);
+      printRecord(json(cmd), { ...done, tradeCount: trades.length });
     });
 
   const webhooks = program.command('webhooks').description('webhook endpoints');

@@ -132,6 +132,13 @@ describe('the chartwright binary against the embedded app [postgres] [jetstream]
     expect(invalid.code).toBe(2);
     expect(invalid.stderr).toMatch(/^error: VALIDATION_ERROR: /);
 
+    const future = await cli([
+      'backtest',
+      ...['--symbol', 'BINANCE:BTCUSDT', '--interval', '1h', '--from', '2020-01-01', '--to', '2099-01-01'],
+    ]);
+    expect(future.code).toBe(2);
+    expect(future.stderr).toMatch(/^error: VALIDATION_ERROR: .*future/);
+
     const down = await cli(['charts'], { CHARTWRIGHT_URL: 'http://127.0.0.1:9' });
     expect(down.code).toBe(3);
     expect(down.stderr).toMatch(/^error: NETWORK: /);

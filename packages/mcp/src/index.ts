@@ -2,12 +2,13 @@ import {
   AnalyzeRequest,
   ChartListQuery,
   CompareChartsRequest,
+  CreateBacktestRequest,
   GenerateChartRequest,
   MultiTimeframeRequest,
   ScorecardQuery,
 } from '@chartwright/contracts';
 import { DRAWINGS, STUDIES } from '@chartwright/market';
-import { ApiError, type Chartwright, ChartwrightError } from '@chartwright/sdk';
+import { ApiError, type Backtest, type Chartwright, ChartwrightError } from '@chartwright/sdk';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -51,6 +52,12 @@ async function chartContent(
     ],
     structuredContent: { chartId: chart.chartId, url: chart.url },
   };
+}
+
+/** A backtest as a tool answers it: its trades only when asked for (thousands of them). */
+function backtestSummary(b: Backtest, includeTrades: boolean): Record<string, unknown> {
+  const { trades, ...rest } = b;
+  return includeTrades ? { ...rest, trades } : { ...rest, tradeCount: trades.length };
 }
 
 /** The catalogue a model needs to build a valid chart config: names, inputs and defaults. */
@@ -188,6 +195,39 @@ export function createMcpServer(client: Chartwright): McpServer {
       tool(async () => {
         const scorecard = await client.request<Record<string, unknown>>('GET', '/v1/scorecard', { query });
         return { content: [text(scorecard)], structuredContent: scorecard };
+      }),
+  );
+
+  server.registerTool(
+    'run_backtest',
+    {
+      title: 'Backtest an analyst on history',
+      description:
+        'Replays the built-in analyst ("builtin") or the configured model ("anthropic") every `step` bars from `from` to `to` and follows each signal to its outcome. Waits for the end and returns the scorecard, the baselines (buy-and-hold, seeded random) and the trade count (get_backtest with includeTrades for the trades). At most 5,000 steps built-in, 200 with a model. Counts as one analysis built-in, one per step with a model.',
+      inputSchema: CreateBacktestRequest.shape,
+      annotations: WRITES,
+    },
+    (args) =>
+      tool(async () => {
+        const created = await client.backtests.create(args as never);
+        const summary = backtestSummary(await client.backtests.wait(created.id), false);
+        return { content: [text(summary)], structuredContent: summary };
+      }),
+  );
+
+  server.registerTool(
+    'get_backtest',
+    {
+      title: 'Get a backtest',
+      description:
+        'One backtest by id: status, progress, scorecard, baselines, and with includeTrades its trades.',
+      inputSchema: { backtestId: z.uuid(), includeTrades: z.boolean().default(false) },
+      annotations: READS,
+    },
+    ({ backtestId, includeTrades }) =>
+      tool(async () => {
+        const summary = backtestSummary(await client.backtests.get(backtestId), includeTrades);
+        return { content: [text(summary)], structuredContent: summary };
       }),
   );
 

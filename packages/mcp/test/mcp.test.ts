@@ -50,7 +50,9 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
           'generate_chart',
           'get_scorecard',
           'get_analysis',
+          'get_backtest',
           'list_charts',
+          'run_backtest',
           'list_drawings',
           'list_studies',
           'multi_timeframe_analysis',
@@ -112,6 +114,22 @@ describe('the MCP server over stdio and Streamable HTTP, against the embedded ap
       expect(oneInterval.isError).toBe(true);
 
       await expectNotFound(client, bob);
+
+      // A backtest ending in the future is the API's 400 naming `to`, as a tool error.
+      const backtest = await client.callTool({
+        name: 'run_backtest',
+        arguments: {
+          symbol: 'BINANCE:BTCUSDT',
+          interval: '1h',
+          from: '2020-01-01T00:00:00Z',
+          to: '2099-01-01T00:00:00Z',
+          step: 24,
+          analyst: 'builtin',
+        },
+      });
+      expect(backtest.isError).toBe(true);
+      const refusal = JSON.parse((backtest.content as { text: string }[])[0]!.text);
+      expect(refusal).toMatchObject({ code: 'VALIDATION_ERROR', details: [{ field: 'to' }] });
     } finally {
       await client.close();
     }

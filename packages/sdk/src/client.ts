@@ -2,7 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import { ApiError, ChartwrightError } from './errors.js';
 import type { paths } from './generated/api.js';
 import { paginate } from './pagination.js';
-import { analysisEvents } from './sse.js';
+import { analysisEvents, progressEvents } from './sse.js';
 import { type SendOptions, Transport } from './transport.js';
 import type {
   Analysis,
@@ -10,7 +10,11 @@ import type {
   AnalysisListQuery,
   AnalysisProgress,
   AnalyzeRequest,
+  Backtest,
+  BacktestListQuery,
+  BacktestProgress,
   ChartListQuery,
+  CreateBacktestRequest,
   CreateWebhookRequest,
   DeliveryListQuery,
   Download,
@@ -56,6 +60,7 @@ export interface AnalyzeOptions {
 }
 
 const FINAL = new Set(['completed', 'failed']);
+const BACKTEST_FINAL = new Set(['completed', 'failed', 'cancelled']);
 
 type PathParams = Record<string, string>;
 
@@ -321,6 +326,58 @@ export class Chartwright {
         const page = await this.multiTimeframe.list(q);
         return { items: page.runs, pagination: page.pagination };
       }),
+  };
+
+  readonly backtests = {
+    /** Queues a backtest (the server's 202): the backtest, `queued`, with its step count. */
+    create: async (body: CreateBacktestRequest) => data(await this.api.POST('/v1/backtests', { body })),
+    /** Status, progress, scorecard, trades and (once completed) baselines. */
+    get: async (id: string) => data(await this.api.GET('/v1/backtests/{id}', { params: { path: { id } } })),
+    list: async (query: BacktestListQuery = {}) =>
+      data(await this.api.GET('/v1/backtests', { params: { query } })),
+    iterate: (query: BacktestListQuery = {}) =>
+      paginate(query, async (q) => {
+        const page = await this.backtests.list(q);
+        return { items: page.backtests, pagination: page.pagination };
+      }),
+    cancel: async (id: string) =>
+      data(await this.api.POST('/v1/backtests/{id}/cancel', { params: { path: { id } } })),
+    delete: async (id: string) =>
+      data(await this.api.DELETE('/v1/backtests/{id}', { params: { path: { id } } })),
+    /** The equity curve in R, drawn by the built-in renderer. */
+    equity: (id: string, format: 'png' | 'svg' = 'png') =>
+      this.download('/v1/backtests/{id}/equity', { params: { id }, query: { format } }),
+    /** Progress as it happens (Server-Sent Events); ends after the final status. */
+    events: (id: string, opts: { signal?: AbortSignal } = {}) =>
+      progressEvents<BacktestProgress>(
+        this.transport,
+        `/v1/backtests/${encodeURIComponent(id)}/events`,
+        opts.signal,
+      ),
+    /**
+     * Follows the backtest's progress until it is completed, failed or cancelled, then answers it
+     * (read once more, with its trades). A broken stream falls back to reading it every second.
+     */
+    wait: async (
+      id: string,
+      opts: { signal?: AbortSignal; onProgress?: (p: BacktestProgress) => void } = {},
+    ): Promise<Backtest> => {
+      try {
+        for await (const p of this.backtests.events(id, opts)) {
+          opts.onProgress?.(p);
+          if (BACKTEST_FINAL.has(p.status)) break;
+        }
+      } catch (err) {
+        if (err instanceof ApiError && err.status !== 404 && err.status < 500) throw err;
+        if (opts.signal?.aborted) throw err;
+      }
+      for (;;) {
+        const b = await this.backtests.get(id);
+        if (BACKTEST_FINAL.has(b.status)) return b;
+        await new Promise<void>((resolve) => setTimeout(resolve, 1_000));
+        opts.signal?.throwIfAborted();
+      }
+    },
   };
 
   readonly templates = {

@@ -47,6 +47,21 @@ export type MultiTimeframeRequest = BodyOf<'/v1/analyses/multi-timeframe', 'post
 export type MultiTimeframeAccepted = DataOf<'/v1/analyses/multi-timeframe', 'post', 202>;
 export type MultiTimeframeRun = DataOf<'/v1/analyses/multi-timeframe/{id}', 'get'>;
 export type MultiTimeframeListQuery = QueryOf<'/v1/analyses/multi-timeframe', 'get'>;
+export type CreateBacktestRequest = BodyOf<'/v1/backtests', 'post'>;
+export type Backtest = DataOf<'/v1/backtests/{id}', 'get'>;
+export type BacktestStatus = Backtest['status'];
+export type BacktestTrade = Backtest['trades'][number];
+export type BacktestListQuery = QueryOf<'/v1/backtests', 'get'>;
+export type BacktestSummary = DataOf<'/v1/backtests', 'get'>['backtests'][number];
+
+/** A backtest's progress, as its event stream sends it. */
+export interface BacktestProgress {
+  backtestId: string;
+  status: BacktestStatus;
+  done: number;
+  total: number;
+  at: string;
+}
 
 /** One step of an analysis, as its event stream sends it. */
 export interface AnalysisProgress {

@@ -1,7 +1,12 @@
 // The built-in analyst replayed over the shipped hourly history (not a test):
 //   pnpm bench:backtest                 BTCUSDT 1h, 2019-01-01..2021-01-01, step 24: steps/s and the scorecard
 //   pnpm bench:backtest --table         the README's table: BTC and ETH 1h, 2018-01-01..2021-06-01, step 24
+//   pnpm bench:backtest --rest          also the same run as a REST backtest job of the embedded app (PGlite, in-process bus)
 // MARKET_DATA_DIR points at the CryptoDataDownload files (default: ../shared/data/market from the repo).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileProvider, intervalMs } from '@chartwright/market';
@@ -12,6 +17,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 const dir = process.env.MARKET_DATA_DIR ?? path.resolve(root, '../shared/data/market');
 const provider = new FileProvider(dir);
 const table = process.argv.includes('--table');
+const rest = process.argv.includes('--rest');
 const SEED = 42;
 
 async function run(symbol: string, from: string, to: string, step: number) {
@@ -81,4 +87,93 @@ if (table) {
     `  random baseline (seed ${result.random.seed}): ${r.wins} won, ${r.losses} lost, ${r.expired} expired; win rate ${pct(r.winRate)}, avg R ${num(r.avgR)}`,
   );
   console.log(`  buy-and-hold: ${pct(result.buyAndHoldReturn)}`);
+}
+
+/**
+ * The same backtest as a durable REST job: the embedded app (every service in one process, PGlite
+ * and the in-process bus) with MARKET_DATA=file; steps/s from the job's own start and finish
+ * (the database's times), so the app's boot and the polling are not counted.
+ */
+async function restJob(from: string, to: string, step: number) {
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cw-bench-backtest-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    MARKET_DATA: 'file',
+    MARKET_DATA_DIR: dir,
+    LOG_LEVEL: 'error',
+  };
+  for (const k of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET']) delete env[k];
+  const app = spawn(
+    process.execPath,
+    ['--conditions=development', '--import', 'tsx', path.join(root, 'apps/embedded/src/main.ts')],
+    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const call = async (method: string, url: string, body?: unknown, token?: string) => {
+    const res = await fetch(base + url, {
+      method,
+      headers: {
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as { data: any };
+    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
+    return json.data;
+  };
+  try {
+    for (const deadline = Date.now() + 90_000; ; ) {
+      if (app.exitCode !== null) throw new Error(`the embedded app exited (${app.exitCode})`);
+      if (Date.now() > deadline) throw new Error('the embedded app did not answer in 90 s');
+      const up = await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (up) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const { token } = await call('POST', '/v1/auth/signup', {
+      email: 'bench@example.com',
+      password: 'bench password 123',
+    });
+    const created = await call(
+      'POST',
+      '/v1/backtests',
+      { symbol: 'BINANCE:BTCUSDT', interval: '1h', from, to, step, analyst: 'builtin' },
+      token,
+    );
+    for (;;) {
+      const b = await call('GET', `/v1/backtests/${created.id}`, undefined, token);
+      if (b.status === 'failed' || b.status === 'cancelled') throw new Error(`the backtest ${b.status}`);
+      if (b.status === 'completed') {
+        const seconds = (Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000;
+        return { steps: b.progress.total as number, seconds, scorecard: b.scorecard as Scorecard };
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    app.kill('SIGTERM');
+    await new Promise((r) => app.once('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (rest) {
+  const job = await restJob('2019-01-01T00:00:00Z', '2021-01-01T00:00:00Z', 24);
+  const inProcess = (await run('BINANCE:BTCUSDT', '2019-01-01T00:00:00Z', '2021-01-01T00:00:00Z', 24)).result;
+  console.log(
+    `REST backtest job (embedded app): ${job.steps} steps in ${job.seconds.toFixed(2)} s = ${(job.steps / job.seconds).toFixed(0)} steps/s (loading the bars, analysing, saving the trades, the baselines)`,
+  );
+  const same = JSON.stringify(job.scorecard) === JSON.stringify(inProcess.scorecard);
+  console.log(`  its scorecard ${same ? 'equals' : 'DIFFERS FROM'} the in-process replay's`);
 }

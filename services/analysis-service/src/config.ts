@@ -30,6 +30,12 @@ const AnalysisEnv = z.object({
   ANALYSIS_RESERVATION_TTL_SECONDS: env.int(3_600, 60, 86_400),
   /** Hosts an external chart image may be downloaded from (comma separated, `*.suffix` allowed). */
   ANALYSIS_DOWNLOAD_ALLOWED_HOSTS: z.string().default('r2.chart-img.com'),
+  /** A backtest worker's claim on a job; a crashed worker's job is taken over once it lapses. */
+  BACKTEST_LEASE_MS: env.int(30_000, 1_000, 3_600_000),
+  /** Backtests one process runs at once. */
+  BACKTEST_CONCURRENCY: env.int(2, 1, 64),
+  /** How often idle backtest workers look for queued jobs and lapsed leases. */
+  BACKTEST_POLL_MS: env.int(2_000, 50, 600_000),
   /** Market data for charts without a bar window (chart-img.com's): the same setup as chart-service. */
   ...MarketDataEnv,
 });
@@ -52,6 +58,11 @@ export function loadAnalysisConfig(source: Record<string, string | undefined>) {
       .map((h) => h.trim())
       .filter(Boolean),
     market: market.config,
+    backtest: {
+      leaseMs: e.BACKTEST_LEASE_MS,
+      concurrency: e.BACKTEST_CONCURRENCY,
+      pollMs: e.BACKTEST_POLL_MS,
+    },
   };
 }
 export type AnalysisConfig = ReturnType<typeof loadAnalysisConfig>;

@@ -1,4 +1,6 @@
 import {
+  AnalysisBacktestFinished,
+  AnalysisBacktestProgressed,
   AnalysisCompleted,
   AnalysisFailed,
   AnalysisMultiTimeframeCompleted,
@@ -52,6 +54,18 @@ export class AnalysisEvents extends ServiceEvents {
     const event = makeEvent(AnalysisProgressed, data, { source: SERVICE, subject: data.analysisId });
     publishEvent(this.bus, event).catch((err) =>
       this.logger.warn({ err, analysisId: data.analysisId }, 'progress event not sent'),
+    );
+  }
+
+  backtestFinished(data: DataOf<typeof AnalysisBacktestFinished>) {
+    return makeEvent(AnalysisBacktestFinished, data, { source: SERVICE, subject: data.backtestId });
+  }
+
+  /** `analysis.backtest_progressed`, sent at once without the outbox: advisory, like `progressed`. */
+  backtestProgressed(data: DataOf<typeof AnalysisBacktestProgressed>): void {
+    const event = makeEvent(AnalysisBacktestProgressed, data, { source: SERVICE, subject: data.backtestId });
+    publishEvent(this.bus, event).catch((err) =>
+      this.logger.warn({ err, backtestId: data.backtestId }, 'backtest progress event not sent'),
     );
   }
 }

@@ -7,10 +7,17 @@ import {
   MultiTimeframeCreate,
   MultiTimeframeGet,
   MultiTimeframeList,
+  BacktestCancel,
+  BacktestCreate,
+  BacktestDelete,
+  BacktestGet,
+  BacktestList,
+  BacktestTrades,
 } from '@chartwright/contracts';
 import { handle, type RpcRoute } from '@chartwright/kit';
 import type { Kysely } from 'kysely';
 import type { Analyses } from './analyses.js';
+import type { Backtests } from './backtests.js';
 import type { AnalysisDb } from './db/schema.js';
 import { exportPage } from './exports.js';
 import type { MultiTimeframe } from './multi-timeframe.js';
@@ -19,6 +26,7 @@ import type { MultiTimeframe } from './multi-timeframe.js';
 export const handlers = (
   analyses: Analyses,
   multiTimeframe: MultiTimeframe,
+  backtests: Backtests,
   db: Kysely<AnalysisDb>,
 ): RpcRoute[] => [
   handle(AnalysisRequest, (req) => analyses.request(req)),
@@ -29,4 +37,13 @@ export const handlers = (
   handle(MultiTimeframeCreate, (req) => multiTimeframe.create(req)),
   handle(MultiTimeframeGet, (req) => multiTimeframe.get(req.userId, req.runId)),
   handle(MultiTimeframeList, ({ userId, limit, offset }) => multiTimeframe.list({ userId, limit, offset })),
+  handle(BacktestCreate, (req) => backtests.create(req.userId, req.request, req.idempotencyKey)),
+  handle(BacktestGet, (req) => backtests.get(req.userId, req.backtestId)),
+  handle(BacktestTrades, (req) => backtests.trades(req)),
+  handle(BacktestList, (req) => backtests.list(req)),
+  handle(BacktestCancel, (req) => backtests.cancel(req.userId, req.backtestId)),
+  handle(BacktestDelete, async (req) => {
+    await backtests.delete(req.userId, req.backtestId);
+    return { deleted: true as const };
+  }),
 ];

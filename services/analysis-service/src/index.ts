@@ -11,6 +11,8 @@ import { type ObjectStore, openObjectStore } from '@chartwright/object-store';
 import { Analyses } from './analyses.js';
 import { BuiltinAnalyst } from './analyst/builtin.js';
 import type { Analyst } from './analyst/types.js';
+import { BacktestRunner } from './backtest/runner.js';
+import { Backtests } from './backtests.js';
 import { loadAnalysisConfig } from './config.js';
 import { consumers, maxDeliverFor } from './consumers.js';
 import type { AnalysisContext } from './context.js';
@@ -70,10 +72,12 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
     const analyses = new Analyses(ctx, events);
     const worker = new AnalysisWorker(ctx, events);
     const multiTimeframe = new MultiTimeframe(ctx, events);
+    const runner = new BacktestRunner(ctx, events);
+    const backtests = new Backtests(ctx, runner);
     logger.info({ model: analyst.model, concurrency: config.concurrency }, 'analyst ready');
     const subs = await startMessaging(rt.bus, logger, {
       queue: QUEUE,
-      handlers: handlers(analyses, multiTimeframe, database.db),
+      handlers: handlers(analyses, multiTimeframe, backtests, database.db),
       consumers: consumers(analyses, worker, config, multiTimeframe),
     }).catch(async (err) => {
       await stopAll([], relay, database);
@@ -88,6 +92,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       config.sweepIntervalMs,
     );
     sweeper.unref();
+    runner.start();
 
     return {
       name: SERVICE,
@@ -97,6 +102,7 @@ export function analysisService(opts: AnalysisServiceOptions = {}): ServiceFacto
       },
       async stop() {
         clearInterval(sweeper);
+        await runner.stop();
         await stopAll(subs, relay, database);
         await objects.close?.();
       },

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { type Charts, symbolMatches, symbolsOf } from './charts.js';
 import type { ChartContext } from './context.js';
 import { marketError } from './market.js';
-import { alignSeries } from './render/index.js';
+import { alignSeries, PoolBusyError } from './render/index.js';
 
 /** chart-service's exports: a chart's SVG drawn again, and the history in pages for CSV. */
 export class ChartExports {
@@ -56,6 +56,33 @@ export class ChartExports {
       compare,
     });
     return format === 'svg'
+      ? { data: rendered.data.toString('utf8'), encoding: 'utf8', contentType: rendered.contentType }
+      : { data: rendered.data.toString('base64'), encoding: 'base64', contentType: rendered.contentType };
+  }
+
+  /**
+   * Bars drawn as they are given, without making a chart: nothing is stored, charged or listed
+   * (a backtest's historical windows for a model, an equity curve).
+   */
+  async renderBars(req: {
+    config: ChartConfig;
+    bars: { time: number; open: number; high: number; low: number; close: number; volume: number }[];
+    visibleBars?: number | undefined;
+    label?: string | undefined;
+  }): Promise<{ data: string; encoding: 'utf8' | 'base64'; contentType: string }> {
+    const rendered = await this.d.pool
+      .render({
+        config: req.config,
+        bars: req.bars,
+        synthetic: false,
+        visibleBars: req.visibleBars,
+        symbolLabel: req.label,
+      })
+      .catch((err) => {
+        if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);
+        throw err;
+      });
+    return req.config.format === 'svg'
       ? { data: rendered.data.toString('utf8'), encoding: 'utf8', contentType: rendered.contentType }
       : { data: rendered.data.toString('base64'), encoding: 'base64', contentType: rendered.contentType };
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import {
   AnalysisCompleted,
   ChartBulkGenerate,
+  ChartConfig,
   ChartDelete,
   ChartDeleted,
   ChartGenerate,
@@ -13,6 +14,7 @@ import {
   ChartGenerateSet,
   ChartGet,
   ChartList,
+  ChartRenderBars,
   ChartStored,
   type EventEnvelope,
   QuotaGet,
@@ -234,6 +236,34 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     expect(err.code).toBe('QUOTA_EXCEEDED');
     expect(err.message).toBe(QUOTA_EXCEEDED_MESSAGE);
     expect(err.details).toMatchObject({ quota: { used: 5, limit: 5, remaining: 0 } });
+  });
+
+  it('draws given bars without making a chart: nothing stored, charged or announced', async () => {
+    const before = events.length;
+    const stored = () => readdir(path.join(dataDir, 'objects'), { recursive: true }).catch(() => []);
+    const objectsBefore = await stored();
+    let v = 0;
+    const bars = Array.from({ length: 40 }, (_, i) => {
+      v += i % 3 === 0 ? -1 : 1.5;
+      return { time: Date.UTC(2020, 0, 1) + i * 3_600_000, open: v, high: v, low: v, close: v, volume: 0 };
+    });
+    const config = ChartConfig.parse({ symbol: 'BINANCE:BTCUSDT', interval: '1h', style: 'line' });
+    const png = await callRpc(bus, ChartRenderBars, { config, bars });
+    expect(png).toMatchObject({ encoding: 'base64', contentType: 'image/png' });
+    expect(Buffer.from(png.data, 'base64').subarray(0, 8)).toEqual(PNG);
+    const svg = await callRpc(bus, ChartRenderBars, {
+      config: { ...config, format: 'svg' },
+      bars,
+      label: 'Equity (R)',
+    });
+    expect(svg).toMatchObject({ encoding: 'utf8', contentType: 'image/svg+xml' });
+    expect(svg.data).toContain('Equity (R)');
+    expect(svg.data).not.toContain('SYNTHETIC');
+    const tooBig = await failure(callRpc(bus, ChartRenderBars, { config: { ...config, width: 5000 }, bars }));
+    expect(tooBig.code).toBe('VALIDATION_ERROR');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(events.length).toBe(before);
+    expect(await stored()).toEqual(objectsBefore);
   });
 
   it('lists newest first with pagination, a symbol part and a status', async () => {

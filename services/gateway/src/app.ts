@@ -15,6 +15,7 @@ import { adminRoutes } from './routes/admin.js';
 import { analysisRoutes } from './routes/analyses.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { authRoutes } from './routes/auth.js';
+import { backtestRoutes } from './routes/backtests.js';
 import { chartRoutes } from './routes/charts.js';
 import { compareRoutes } from './routes/compare.js';
 import type { RouteDeps } from './routes/deps.js';
@@ -92,6 +93,7 @@ export async function registerGateway(app: FastifyInstance, ctx: GatewayContext)
     await webhookRoutes(secured, ctx);
     await notificationRoutes(secured, ctx);
     await outcomeRoutes(secured, ctx);
+    await backtestRoutes(secured, ctx, deps);
     await mcpRoutes(secured);
   });
 }

@@ -1,4 +1,6 @@
 import {
+  AnalysisBacktestFinished,
+  AnalysisBacktestProgressed,
   AnalysisCompleted,
   AnalysisFailed,
   AnalysisMultiTimeframeCompleted,
@@ -25,9 +27,12 @@ export async function startConsumers(ctx: GatewayContext): Promise<Subscription[
         onGap: () => {
           void watch.catchUp();
           ctx.multiTimeframe.catchUp();
+          void ctx.backtests.catchUp();
         },
       },
       [
+        on(AnalysisBacktestProgressed, (e) => ctx.backtests.progressed(e.data)),
+        on(AnalysisBacktestFinished, (e) => ctx.backtests.finished(e.data)),
         on(AnalysisProgressed, (e) => watch.progressed(e.data)),
         on(AnalysisCompleted, (e) => watch.completed(e.data)),
         on(AnalysisFailed, (e) => watch.failed(e.data)),

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AnalysisWatch } from './analysis-watch.js';
 import type { PrincipalCache } from './auth/principals.js';
+import type { BacktestWatch } from './backtest-watch.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayDb } from './db/schema.js';
 import type { GatewayEvents } from './events.js';
@@ -33,6 +34,8 @@ export interface GatewayContext {
   analyses: AnalysisWatch;
   /** Multi-timeframe runs settled, as this replica learns of them from events. */
   multiTimeframe: MultiTimeframeWatch;
+  /** Backtests in progress, as this replica learns of them from events. */
+  backtests: BacktestWatch;
   /** Secret, public URL and lifetime of signed file links (`/v1/files/*`). */
   signing?: SigningConfig;
   /** Aborted when the process starts to drain: long waits answer with what they have. */

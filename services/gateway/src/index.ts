@@ -13,6 +13,7 @@ import { registerGateway } from './app.js';
 import { forgetCallers } from './auth/authenticate.js';
 import { hashPassword, verifyPassword } from './auth/passwords.js';
 import { PrincipalCache } from './auth/principals.js';
+import { BacktestWatch } from './backtest-watch.js';
 import { loadGatewayConfig } from './config.js';
 import { startConsumers } from './consumers.js';
 import type { GatewayContext } from './context.js';
@@ -61,6 +62,7 @@ export const startGateway: ServiceFactory = async (rt): Promise<RunningService> 
     objects: openObjectStore(rt.env),
     analyses: new AnalysisWatch(rt.bus, logger),
     multiTimeframe: new MultiTimeframeWatch(rt.bus),
+    backtests: new BacktestWatch(rt.bus, logger),
     signing,
     draining: rt.draining,
     principals: new PrincipalCache(config.principalCache.max, config.principalCache.ttlMs),

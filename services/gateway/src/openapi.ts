@@ -172,6 +172,7 @@ const TAGS: Record<string, string> = {
   webhooks: 'Webhook endpoints, their deliveries and retries.',
   notifications: 'Mail preferences and unsubscribe links.',
   outcomes: 'How signals played out on the bars after their charts, and scorecards.',
+  backtests: 'Durable jobs that replay an analyst over history: trades, scorecard, baselines, equity curve.',
   files: 'Files behind signed, expiring links.',
   exports: 'Downloads: chart and analysis reports (PDF, SVG, PNG, JSON) and CSV histories.',
 };

@@ -1,4 +1,5 @@
 import {
+  AnalysisBacktestFinished,
   AnalysisCompleted,
   AnalysisFailed,
   ChartGenerated,
@@ -29,6 +30,9 @@ export const consumers = (quotas: Quotas): ConsumerGroup[] => [
     routes: [
       on(AnalysisCompleted, (e) => quotas.analysisCompleted(e.id, e.data)),
       on(AnalysisFailed, (e) => quotas.release(e.data.reservationId).then(() => undefined)),
+      on(AnalysisBacktestFinished, (e) =>
+        quotas.settle(e.data.reservationId, e.data.analysesUsed).then(() => undefined),
+      ),
     ],
   },
   {

@@ -59,6 +59,11 @@ export class Quotas {
     return reservationId ? this.#store.release(reservationId).then(settled) : Promise.resolve('none');
   }
 
+  /** `analysis.backtest_finished`: the analyses the backtest used are charged, the rest given back. */
+  settle(reservationId: string | null, used: number) {
+    return reservationId ? this.#store.settle(reservationId, used).then(settled) : Promise.resolve('none');
+  }
+
   snapshot(userId: string) {
     return this.#store.snapshot(userId);
   }

@@ -1,4 +1,5 @@
 import {
+  AnalysisBacktestFinished,
   EventEnvelope,
   QuotaCommit,
   QuotaGet,
@@ -285,5 +286,63 @@ describe.each(pairs)('quota-service [%s]', (_name, tdb, tb) => {
     expect(days).toEqual([
       { date: day, requests: 10, errors: 2, chartsGenerated: 1, analysesPerformed: 0, tokensUsed: 0 },
     ]);
+  });
+  it("settles a backtest's reservation on analysis.backtest_finished: the analyses used are charged, the rest given back, once", async () => {
+    const userId = newId();
+    await publishEvent(
+      tb.bus,
+      makeEvent(
+        UserRegistered,
+        { userId, email: `bt-${userId}@example.com`, name: null, plan: 'pro', role: 'user' },
+        { source: 'test' },
+      ),
+    );
+    await eventually(async () => (await callRpc(tb.bus, QuotaGet, { userId })).plan === 'pro');
+    const used = async () => (await callRpc(tb.bus, QuotaGet, { userId })).analyses.used;
+    const reserve = async (amount: number) => {
+      const reservationId = newId();
+      const r = await callRpc(tb.bus, QuotaReserve, {
+        userId,
+        kind: 'analyses',
+        amount,
+        reservationId,
+        ttlSeconds: 3_600,
+      });
+      expect(r.granted).toBe(true);
+      return reservationId;
+    };
+    const finished = (reservationId: string, analysesUsed: number, status: 'completed' | 'cancelled') =>
+      makeEvent(
+        AnalysisBacktestFinished,
+        {
+          backtestId: newId(),
+          userId,
+          status,
+          reservationId,
+          analysesUsed,
+          done: analysesUsed,
+          total: 10,
+          error: null,
+          at: new Date().toISOString(),
+        },
+        { source: 'test' },
+      );
+
+    // A model backtest of 10 steps cancelled after 4: 10 held, 4 charged.
+    const model = await reserve(10);
+    expect(await used()).toBe(10);
+    const cancelled = finished(model, 4, 'cancelled');
+    await publishEvent(tb.bus, cancelled);
+    await eventually(async () => (await used()) === 4);
+    // Delivered again: nothing changes.
+    await publishEvent(tb.bus, cancelled);
+    // A backtest cancelled before its first step: all given back.
+    const early = await reserve(3);
+    expect(await used()).toBe(7);
+    await publishEvent(tb.bus, finished(early, 0, 'cancelled'));
+    await eventually(async () => (await used()) === 4);
+    const state = await callRpc(tb.bus, QuotaRelease, { reservationId: model });
+    expect(state.state).toBe('committed');
+    expect(await used()).toBe(4);
   });
 });

@@ -35,6 +35,8 @@ export const EVENT_FLOWS: Readonly<
     receivers: ['gateway', 'quota-service', 'notification-service'],
   },
   'analysis.multi_timeframe_completed': { sender: 'analysis-service', receivers: ['gateway'] },
+  'analysis.backtest_progressed': { sender: 'analysis-service', receivers: ['gateway'] },
+  'analysis.backtest_finished': { sender: 'analysis-service', receivers: ['gateway', 'quota-service'] },
   'usage.recorded': { sender: null, receivers: ['quota-service'] },
   'usage.batch_recorded': { sender: 'gateway', receivers: ['quota-service'] },
   'quota.threshold_reached': { sender: 'quota-service', receivers: ['notification-service'] },

@@ -248,6 +248,40 @@ export const AnalysisMultiTimeframeCompleted = defineEvent(
   "Every analysis of a multi-timeframe run is final (completed or failed) and their confluence is known: the lowest interval's direction, how many intervals agree, and its levels when all agree. Sent once per run by analysis-service.",
 );
 
+export const AnalysisBacktestProgressed = defineEvent(
+  'analysis.backtest_progressed',
+  1,
+  z.object({
+    backtestId: Id,
+    userId: Id,
+    status: z.enum(['queued', 'running']),
+    done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+    at: z.iso.datetime({ offset: true }),
+  }),
+  'A backtest took more steps (throttled: about one event a second per backtest). Advisory: sent ' +
+    'straight after the steps are saved, not through the outbox, so one may be missing.',
+);
+
+export const AnalysisBacktestFinished = defineEvent(
+  'analysis.backtest_finished',
+  1,
+  z.object({
+    backtestId: Id,
+    userId: Id,
+    status: z.enum(['completed', 'failed', 'cancelled']),
+    /** The analyses quota reserved up front for it; settled to `analysesUsed`. */
+    reservationId: Id.nullable(),
+    /** Analyses to charge: 1 for the built-in analyst (0 if no step ran), one per step done with a model. */
+    analysesUsed: z.number().int().nonnegative(),
+    done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+    error: z.object({ code: z.string(), reason: z.string() }).nullable(),
+    at: z.iso.datetime({ offset: true }),
+  }),
+  'A backtest completed, failed or was cancelled; quota-service charges the analyses it used and gives the rest of its reservation back.',
+);
+
 export const UsageRecorded = defineEvent(
   'usage.recorded',
   1,
@@ -322,6 +356,8 @@ export const EVENTS = [
   AnalysisFailed,
   AnalysisOutcomeResolved,
   AnalysisMultiTimeframeCompleted,
+  AnalysisBacktestProgressed,
+  AnalysisBacktestFinished,
   UsageRecorded,
   QuotaThresholdReached,
   UsageBatchRecorded,

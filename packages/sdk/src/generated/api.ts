@@ -279,6 +279,108 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/backtests': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The caller's backtests, newest first (without trades) */
+    get: operations['getBacktests'];
+    put?: never;
+    /**
+     * Backtest an analyst on history
+     * @description Queues a durable job that reads the chart a user would have drawn every `step` bars from `from` to `to` with the analyst, and follows each signal to its outcome with the outcome rules. Answers 202 with the backtest and a `Location` to poll (`GET /v1/backtests/:id`) or stream (`GET /v1/backtests/:id/events`). At most 5,000 steps with `builtin`, 200 with `anthropic` (400 naming `step`). Quota: a built-in backtest counts as one analysis, a model backtest one per step, reserved up front (402 when the quota cannot cover it; steps not run are given back). `to` must be after `from`, not in the future, and both within the data (400 naming the field).
+     */
+    post: operations['createBacktest'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/backtests/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A backtest: status, progress, scorecard, trades and baselines
+     * @description The scorecard has the shape of `GET /v1/scorecard` and covers the trades so far. `baselines` (once completed): buy-and-hold over the steps, and a random baseline with as many trades, the same side mix and stop/target distances at random steps (seeded; the seed is given).
+     */
+    get: operations['getBacktestsById'];
+    put?: never;
+    post?: never;
+    /** Delete a backtest and its trades (an unfinished one is cancelled first) */
+    delete: operations['deleteBacktestsById'];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/backtests/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel a queued or running backtest
+     * @description The job stops at its next step; the trades so far stay. Only the analyses used are charged. A finished backtest is 409.
+     */
+    post: operations['postBacktestsByIdCancel'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/backtests/{id}/equity': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A backtest's equity curve in R, drawn by the built-in renderer
+     * @description Cumulative R of the trades in exit order (0 before the first), as a line; `png` (default) or `svg`.
+     */
+    get: operations['getBacktestsByIdEquity'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/backtests/{id}/events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A backtest's progress as Server-Sent Events
+     * @description A `text/event-stream`: an event named after the status (`queued`, `running`, then `completed`, `failed` or `cancelled`) with JSON `data` `{backtestId, status, done, total, at}`, at most about one a second while it runs. The stream ends after the final event; for a finished backtest it sends that at once.
+     */
+    get: operations['streamBacktestEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/charts': {
     parameters: {
       query?: never;
@@ -2216,6 +2318,741 @@ export interface operations {
       429: components['responses']['TooManyRequests'];
       500: components['responses']['InternalError'];
       503: components['responses']['ServiceUnavailable'];
+    };
+  };
+  getBacktests: {
+    parameters: {
+      query?: {
+        limit?: number;
+        offset?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              backtests: {
+                analysesCharged: number;
+                /** @enum {string} */
+                analyst: 'builtin' | 'anthropic';
+                /** Format: date-time */
+                createdAt: string;
+                error: {
+                  code: string;
+                  reason: string;
+                } | null;
+                finishedAt: string | null;
+                /** Format: date-time */
+                from: string;
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                interval:
+                  | '1m'
+                  | '3m'
+                  | '5m'
+                  | '15m'
+                  | '30m'
+                  | '45m'
+                  | '1h'
+                  | '2h'
+                  | '3h'
+                  | '4h'
+                  | '6h'
+                  | '12h'
+                  | '1D'
+                  | '1W'
+                  | '1M'
+                  | '3M'
+                  | '6M'
+                  | '12M';
+                model: string;
+                progress: {
+                  done: number;
+                  total: number;
+                };
+                prompt: string | null;
+                startedAt: string | null;
+                /** @enum {string} */
+                status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+                step: number;
+                symbol: string;
+                /** Format: date-time */
+                to: string;
+                /** @enum {string} */
+                tradingStyle: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+              }[];
+              pagination: {
+                hasMore: boolean;
+                limit: number;
+                offset: number;
+                total: number;
+              };
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  createBacktest: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @enum {string} */
+          analyst: 'builtin' | 'anthropic';
+          /** Format: date-time */
+          from: string;
+          /** @enum {string} */
+          interval:
+            | '1m'
+            | '3m'
+            | '5m'
+            | '15m'
+            | '30m'
+            | '45m'
+            | '1h'
+            | '2h'
+            | '3h'
+            | '4h'
+            | '6h'
+            | '12h'
+            | '1D'
+            | '1W'
+            | '1M'
+            | '3M'
+            | '6M'
+            | '12M';
+          /** @default null */
+          prompt?: string | null;
+          step: number;
+          symbol: string;
+          /** Format: date-time */
+          to: string;
+          /**
+           * @default swing_trading
+           * @enum {string}
+           */
+          tradingStyle?: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+        };
+      };
+    };
+    responses: {
+      /** @description Accepted */
+      202: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analysesCharged: number;
+              /** @enum {string} */
+              analyst: 'builtin' | 'anthropic';
+              baselines: {
+                buyAndHold: {
+                  return: number;
+                };
+                random: {
+                  scorecard: {
+                    avgR: number | null;
+                    brierScore: number | null;
+                    calibration: {
+                      confidenceMax: number;
+                      confidenceMin: number;
+                      n: number;
+                      winRate: number | null;
+                    }[];
+                    directionAccuracy: number | null;
+                    expectancy: number | null;
+                    expired: number;
+                    longShare: number | null;
+                    losses: number;
+                    maxDrawdownR: number;
+                    noTrade: number;
+                    open: number;
+                    profitFactor: number | null;
+                    resolved: number;
+                    signals: number;
+                    winRate: number | null;
+                    wins: number;
+                  };
+                  seed: number;
+                };
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              error: {
+                code: string;
+                reason: string;
+              } | null;
+              finishedAt: string | null;
+              /** Format: date-time */
+              from: string;
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              interval:
+                | '1m'
+                | '3m'
+                | '5m'
+                | '15m'
+                | '30m'
+                | '45m'
+                | '1h'
+                | '2h'
+                | '3h'
+                | '4h'
+                | '6h'
+                | '12h'
+                | '1D'
+                | '1W'
+                | '1M'
+                | '3M'
+                | '6M'
+                | '12M';
+              model: string;
+              progress: {
+                done: number;
+                total: number;
+              };
+              prompt: string | null;
+              scorecard: {
+                avgR: number | null;
+                brierScore: number | null;
+                calibration: {
+                  confidenceMax: number;
+                  confidenceMin: number;
+                  n: number;
+                  winRate: number | null;
+                }[];
+                directionAccuracy: number | null;
+                expectancy: number | null;
+                expired: number;
+                longShare: number | null;
+                losses: number;
+                maxDrawdownR: number;
+                noTrade: number;
+                open: number;
+                profitFactor: number | null;
+                resolved: number;
+                signals: number;
+                winRate: number | null;
+                wins: number;
+              };
+              startedAt: string | null;
+              /** @enum {string} */
+              status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+              step: number;
+              symbol: string;
+              /** Format: date-time */
+              to: string;
+              trades: {
+                /** Format: date-time */
+                at: string;
+                barsHeld: number | null;
+                confidence: number;
+                entryPrice: number | null;
+                exitAt: string | null;
+                exitPrice: number | null;
+                filledAt: string | null;
+                forwardReturn: number | null;
+                /** @enum {string} */
+                outcome: 'open' | 'won' | 'lost' | 'expired' | 'no_trade';
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                rMultiple: number | null;
+                step: number;
+                stopLoss: number | null;
+                takeProfit: number | null;
+              }[];
+              /** @enum {string} */
+              tradingStyle: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      402: components['responses']['QuotaExceeded'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      502: components['responses']['UpstreamError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getBacktestsById: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analysesCharged: number;
+              /** @enum {string} */
+              analyst: 'builtin' | 'anthropic';
+              baselines: {
+                buyAndHold: {
+                  return: number;
+                };
+                random: {
+                  scorecard: {
+                    avgR: number | null;
+                    brierScore: number | null;
+                    calibration: {
+                      confidenceMax: number;
+                      confidenceMin: number;
+                      n: number;
+                      winRate: number | null;
+                    }[];
+                    directionAccuracy: number | null;
+                    expectancy: number | null;
+                    expired: number;
+                    longShare: number | null;
+                    losses: number;
+                    maxDrawdownR: number;
+                    noTrade: number;
+                    open: number;
+                    profitFactor: number | null;
+                    resolved: number;
+                    signals: number;
+                    winRate: number | null;
+                    wins: number;
+                  };
+                  seed: number;
+                };
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              error: {
+                code: string;
+                reason: string;
+              } | null;
+              finishedAt: string | null;
+              /** Format: date-time */
+              from: string;
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              interval:
+                | '1m'
+                | '3m'
+                | '5m'
+                | '15m'
+                | '30m'
+                | '45m'
+                | '1h'
+                | '2h'
+                | '3h'
+                | '4h'
+                | '6h'
+                | '12h'
+                | '1D'
+                | '1W'
+                | '1M'
+                | '3M'
+                | '6M'
+                | '12M';
+              model: string;
+              progress: {
+                done: number;
+                total: number;
+              };
+              prompt: string | null;
+              scorecard: {
+                avgR: number | null;
+                brierScore: number | null;
+                calibration: {
+                  confidenceMax: number;
+                  confidenceMin: number;
+                  n: number;
+                  winRate: number | null;
+                }[];
+                directionAccuracy: number | null;
+                expectancy: number | null;
+                expired: number;
+                longShare: number | null;
+                losses: number;
+                maxDrawdownR: number;
+                noTrade: number;
+                open: number;
+                profitFactor: number | null;
+                resolved: number;
+                signals: number;
+                winRate: number | null;
+                wins: number;
+              };
+              startedAt: string | null;
+              /** @enum {string} */
+              status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+              step: number;
+              symbol: string;
+              /** Format: date-time */
+              to: string;
+              trades: {
+                /** Format: date-time */
+                at: string;
+                barsHeld: number | null;
+                confidence: number;
+                entryPrice: number | null;
+                exitAt: string | null;
+                exitPrice: number | null;
+                filledAt: string | null;
+                forwardReturn: number | null;
+                /** @enum {string} */
+                outcome: 'open' | 'won' | 'lost' | 'expired' | 'no_trade';
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                rMultiple: number | null;
+                step: number;
+                stopLoss: number | null;
+                takeProfit: number | null;
+              }[];
+              /** @enum {string} */
+              tradingStyle: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  deleteBacktestsById: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              /** @enum {boolean} */
+              deleted: true;
+              /** Format: uuid */
+              id: string;
+            };
+            message: string;
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  postBacktestsByIdCancel: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes the POST safe to retry: the same key with the same request replays the first answer for 24 hours; with another request it is 422; while the first attempt runs it is 409. */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey'];
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: {
+              analysesCharged: number;
+              /** @enum {string} */
+              analyst: 'builtin' | 'anthropic';
+              baselines: {
+                buyAndHold: {
+                  return: number;
+                };
+                random: {
+                  scorecard: {
+                    avgR: number | null;
+                    brierScore: number | null;
+                    calibration: {
+                      confidenceMax: number;
+                      confidenceMin: number;
+                      n: number;
+                      winRate: number | null;
+                    }[];
+                    directionAccuracy: number | null;
+                    expectancy: number | null;
+                    expired: number;
+                    longShare: number | null;
+                    losses: number;
+                    maxDrawdownR: number;
+                    noTrade: number;
+                    open: number;
+                    profitFactor: number | null;
+                    resolved: number;
+                    signals: number;
+                    winRate: number | null;
+                    wins: number;
+                  };
+                  seed: number;
+                };
+              } | null;
+              /** Format: date-time */
+              createdAt: string;
+              error: {
+                code: string;
+                reason: string;
+              } | null;
+              finishedAt: string | null;
+              /** Format: date-time */
+              from: string;
+              /** Format: uuid */
+              id: string;
+              /** @enum {string} */
+              interval:
+                | '1m'
+                | '3m'
+                | '5m'
+                | '15m'
+                | '30m'
+                | '45m'
+                | '1h'
+                | '2h'
+                | '3h'
+                | '4h'
+                | '6h'
+                | '12h'
+                | '1D'
+                | '1W'
+                | '1M'
+                | '3M'
+                | '6M'
+                | '12M';
+              model: string;
+              progress: {
+                done: number;
+                total: number;
+              };
+              prompt: string | null;
+              scorecard: {
+                avgR: number | null;
+                brierScore: number | null;
+                calibration: {
+                  confidenceMax: number;
+                  confidenceMin: number;
+                  n: number;
+                  winRate: number | null;
+                }[];
+                directionAccuracy: number | null;
+                expectancy: number | null;
+                expired: number;
+                longShare: number | null;
+                losses: number;
+                maxDrawdownR: number;
+                noTrade: number;
+                open: number;
+                profitFactor: number | null;
+                resolved: number;
+                signals: number;
+                winRate: number | null;
+                wins: number;
+              };
+              startedAt: string | null;
+              /** @enum {string} */
+              status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+              step: number;
+              symbol: string;
+              /** Format: date-time */
+              to: string;
+              trades: {
+                /** Format: date-time */
+                at: string;
+                barsHeld: number | null;
+                confidence: number;
+                entryPrice: number | null;
+                exitAt: string | null;
+                exitPrice: number | null;
+                filledAt: string | null;
+                forwardReturn: number | null;
+                /** @enum {string} */
+                outcome: 'open' | 'won' | 'lost' | 'expired' | 'no_trade';
+                /** @enum {string} */
+                recommendation: 'LONG' | 'SHORT' | 'NEUTRAL';
+                rMultiple: number | null;
+                step: number;
+                stopLoss: number | null;
+                takeProfit: number | null;
+              }[];
+              /** @enum {string} */
+              tradingStyle: 'scalping' | 'day_trading' | 'swing_trading' | 'position_trading';
+            };
+            /** @enum {boolean} */
+            success: true;
+          };
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      409: components['responses']['Conflict'];
+      413: components['responses']['PayloadTooLarge'];
+      415: components['responses']['UnsupportedMediaType'];
+      422: components['responses']['IdempotencyKeyReused'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  getBacktestsByIdEquity: {
+    parameters: {
+      query?: {
+        format?: 'png' | 'svg';
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The content (image/png, image/svg+xml) */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'image/png': string;
+          'image/svg+xml': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
+    };
+  };
+  streamBacktestEvents: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A stream of Server-Sent Events */
+      200: {
+        headers: {
+          'RateLimit-Limit': components['headers']['RateLimit-Limit'];
+          'RateLimit-Remaining': components['headers']['RateLimit-Remaining'];
+          'RateLimit-Reset': components['headers']['RateLimit-Reset'];
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      400: components['responses']['BadRequest'];
+      401: components['responses']['Unauthorized'];
+      404: components['responses']['NotFound'];
+      429: components['responses']['TooManyRequests'];
+      500: components['responses']['InternalError'];
+      503: components['responses']['ServiceUnavailable'];
+      504: components['responses']['Timeout'];
     };
   };
   listCharts: {

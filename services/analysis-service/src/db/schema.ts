@@ -1,6 +1,9 @@
 import type {
   AnalysisResult,
   AnalysisStatus,
+  BacktestAnalyst,
+  BacktestBaselines,
+  BacktestStatus,
   BarWindow,
   Confluence,
   Interval,
@@ -9,6 +12,7 @@ import type {
   TradingStyle,
 } from '@chartwright/contracts';
 import type { KitTables } from '@chartwright/kit';
+import type { Outcome } from '@chartwright/outcomes';
 import type { Generated } from 'kysely';
 
 export interface AnalysisTable {
@@ -85,9 +89,60 @@ export interface MultiTimeframeItemTable {
   chart_id: string;
 }
 
+/** A backtest: a durable job replaying an analyst over a historical span. */
+export interface BacktestTable {
+  id: string;
+  user_id: string;
+  status: BacktestStatus;
+  symbol: string;
+  interval: Interval;
+  from_at: Date;
+  to_at: Date;
+  step: number;
+  analyst: BacktestAnalyst;
+  model: string;
+  trading_style: TradingStyle;
+  prompt: string | null;
+  /** Bars each signal is followed for. */
+  horizon: number;
+  /** The random baseline's seed. */
+  seed: number;
+  total: number;
+  done: Generated<number>;
+  reservation_id: string | null;
+  analyses_charged: Generated<number>;
+  baselines: BacktestBaselines | null;
+  error_code: string | null;
+  error_reason: string | null;
+  /** The worker running it, trusted until `lease_until`. */
+  leased_by: string | null;
+  lease_until: Date | null;
+  /** The gateway's work id of the request that made it (a retry finds the backtest by it). */
+  idempotency_key: string | null;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** One step of a backtest: what the analyst said and how it played out (its checkpoint). */
+export interface BacktestTradeTable {
+  backtest_id: string;
+  step: number;
+  at: Date;
+  recommendation: Recommendation;
+  entry_price: number | null;
+  stop_loss: number | null;
+  take_profit: number | null;
+  confidence: number;
+  /** `Outcome` of packages/outcomes (times in ms). */
+  outcome: Outcome;
+}
+
 export interface AnalysisDb extends KitTables {
   analyses: AnalysisTable;
   known_charts: KnownChartTable;
   multi_timeframe_runs: MultiTimeframeRunTable;
   multi_timeframe_items: MultiTimeframeItemTable;
+  backtests: BacktestTable;
+  backtest_trades: BacktestTradeTable;
 }

@@ -21,11 +21,10 @@ import { type Step, stepsOf } from '../analysis-watch.js';
 import { requireCaller } from '../auth/authenticate.js';
 import type { GatewayContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { streamProgress } from '../sse.js';
 import type { RouteDeps } from './deps.js';
 
 const IdParams = z.object({ id: z.uuid() });
-/** A comment line on an open progress stream this often, so proxies keep it open. */
-const KEEP_ALIVE_MS = 15_000;
 
 function failure(analysisId: string, step: Step): ApiError {
   const error = step.error ?? { code: 'INTERNAL', reason: 'the analysis failed' };
@@ -195,53 +194,20 @@ export async function analysisRoutes(
     async (req, reply) => {
       const caller = requireCaller(req);
       const analysisId = req.params.id;
-      // Listening before the read, so no step between the two is missed; steps are handed over
-      // in order and once each, whether from the record or from events.
-      const early: Step[] = [];
-      let write: (step: Step) => void = (step) => void early.push(step);
-      const unlisten = ctx.analyses.listen(caller.id, analysisId, (step) => write(step));
-      let record: AnalysisRecord;
-      try {
-        // Answer 404 as JSON before the stream starts.
-        record = await callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId });
-      } catch (err) {
-        unlisten();
-        throw err;
-      }
-
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      let sent = 0;
-      let rank = -1;
+      // Steps are handed over in order and once each, whether from the record or from events.
       const ranks = ['queued', 'downloading', 'analysing'];
       const rankOf = (s: Step) => (ranks.includes(s.status) ? ranks.indexOf(s.status) : 3);
-      const finish = (tail = '') => {
-        clearInterval(keepAlive);
-        unlisten();
-        openStreams.delete(endForShutdown);
-        if (!res.writableEnded) res.end(tail);
-      };
-      write = (step) => {
-        if (res.writableEnded || rankOf(step) <= rank) return;
-        rank = rankOf(step);
-        sent++;
-        res.write(`id: ${sent}\nevent: ${step.status}\ndata: ${JSON.stringify(step)}\n\n`);
-        if (rank === 3) finish();
-      };
-      // On shutdown the stream ends with a hint to reconnect (to another replica), so the drain
-      // does not wait for an analysis that may take minutes.
-      const endForShutdown = () => finish(': the server is shutting down; reconnect\nretry: 1000\n\n');
-      const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
-      keepAlive.unref();
-      openStreams.add(endForShutdown);
-      res.on('close', () => finish());
-      for (const step of [...stepsOf(record), ...early]) write(step);
+      let rank = -1;
+      await streamProgress<Step, AnalysisRecord>(reply, openStreams, {
+        listen: (fn) => ctx.analyses.listen(caller.id, analysisId, fn),
+        read: () => callRpc(ctx.bus, AnalysisGet, { userId: caller.id, analysisId }),
+        replay: stepsOf,
+        accept: (step) => {
+          if (rankOf(step) <= rank) return undefined;
+          rank = rankOf(step);
+          return { name: step.status, final: rank === 3 };
+        },
+      });
     },
   );
 }

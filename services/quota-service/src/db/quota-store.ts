@@ -206,6 +206,43 @@ export class QuotaStore {
     });
   }
 
+  /**
+   * Commits `used` of a reservation's units and gives the rest back (a backtest that stopped
+   * early). Idempotent: only a held reservation (or one that expired meanwhile, whose units went
+   * back already and are charged again) is settled. Nothing used is a release.
+   */
+  async settle(reservationId: string, used: number): Promise<string> {
+    if (used <= 0) return this.release(reservationId);
+    return this.db.transaction().execute(async (trx) => {
+      const r = await trx
+        .selectFrom('reservations')
+        .selectAll()
+        .where('id', '=', reservationId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!r) return 'unknown';
+      if (r.state !== 'held' && r.state !== 'expired') return r.state;
+      const kept = Math.min(used, r.amount);
+      await trx
+        .updateTable('reservations')
+        .set({ state: 'committed', amount: kept, settled_at: this.now() })
+        .where('id', '=', reservationId)
+        .execute();
+      const col = usedColumn[r.kind];
+      // Held units are counted already: the unused ones go back. Expired ones were given back: the used ones come again.
+      const change = r.state === 'held' ? -(r.amount - kept) : kept;
+      if (change !== 0)
+        await trx
+          .updateTable('user_quotas')
+          .set(col, sql<number>`greatest(${sql.ref(col)} + ${change}, 0)`)
+          .where('user_id', '=', r.user_id)
+          .where('period_start', '=', r.period_start)
+          .execute();
+      await announceThresholds(trx, this.plans, r.user_id, r.kind, this.now());
+      return 'committed';
+    });
+  }
+
   /** Gives held units back. Idempotent; a committed reservation is not released. */
   async release(reservationId: string, as: 'released' | 'expired' = 'released'): Promise<string> {
     return this.db.transaction().execute(async (trx) => {
