@@ -4,15 +4,15 @@ import {
   AnalysisList,
   AnalysisListForChart,
   AnalysisRequest,
-  MultiTimeframeCreate,
-  MultiTimeframeGet,
-  MultiTimeframeList,
   BacktestCancel,
   BacktestCreate,
   BacktestDelete,
   BacktestGet,
   BacktestList,
   BacktestTrades,
+  MultiTimeframeCreate,
+  MultiTimeframeGet,
+  MultiTimeframeList,
 } from '@chartwright/contracts';
 import { handle, type RpcRoute } from '@chartwright/kit';
 import type { Kysely } from 'kysely';

@@ -69,6 +69,7 @@ export class ChartExports {
     bars: { time: number; open: number; high: number; low: number; close: number; volume: number }[];
     visibleBars?: number | undefined;
     label?: string | undefined;
+    valueLabel?: string | undefined;
   }): Promise<{ data: string; encoding: 'utf8' | 'base64'; contentType: string }> {
     const rendered = await this.d.pool
       .render({
@@ -77,6 +78,7 @@ export class ChartExports {
         synthetic: false,
         visibleBars: req.visibleBars,
         symbolLabel: req.label,
+        valueLabel: req.valueLabel,
       })
       .catch((err) => {
         if (err instanceof PoolBusyError) throw new ServiceError('SERVICE_UNAVAILABLE', err.message);

@@ -259,6 +259,16 @@ describe.each(pairs)('chart-service [%s]', (_name, tdb, tb) => {
     expect(svg).toMatchObject({ encoding: 'utf8', contentType: 'image/svg+xml' });
     expect(svg.data).toContain('Equity (R)');
     expect(svg.data).not.toContain('SYNTHETIC');
+    // A price's header reads OHLC; an equity curve's reads its last value, named by valueLabel.
+    expect(svg.data).toMatch(/O -?[\d.]+ {2}H /);
+    const equity = await callRpc(bus, ChartRenderBars, {
+      config: { ...config, format: 'svg' },
+      bars,
+      label: 'Equity (R)',
+      valueLabel: 'R',
+    });
+    expect(equity.data).toContain(`R ${v.toFixed(2)}`);
+    expect(equity.data).not.toMatch(/O -?[\d.]+ {2}H /);
     const tooBig = await failure(callRpc(bus, ChartRenderBars, { config: { ...config, width: 5000 }, bars }));
     expect(tooBig.code).toBe('VALIDATION_ERROR');
     await new Promise((r) => setTimeout(r, 200));

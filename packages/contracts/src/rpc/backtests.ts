@@ -54,7 +54,7 @@ export const BacktestDelete = defineRpc(
 /**
  * Bars drawn by the built-in renderer without making a chart: nothing is stored, charged or added
  * to anyone's history (a backtest's historical charts for a model, an equity curve). `label`
- * replaces the symbol in the title. PNG comes base64-encoded, SVG as text.
+ * replaces the symbol in the title; `valueLabel` makes the header read a value, not a price. PNG comes base64-encoded, SVG as text.
  */
 export const ChartRenderBars = defineRpc(
   'svc.chart.render_bars',
@@ -76,6 +76,8 @@ export const ChartRenderBars = defineRpc(
     /** Bars shown, counted from the newest (the older ones warm the indicators up); default all. */
     visibleBars: z.number().int().positive().optional(),
     label: z.string().max(100).optional(),
+    /** One value per bar (an equity curve): the header shows `<valueLabel> <last value>`, not OHLC. */
+    valueLabel: z.string().max(20).optional(),
   }),
   z.object({ data: z.string(), encoding: z.enum(['utf8', 'base64']), contentType: z.string() }),
 );

@@ -35,6 +35,11 @@ export interface RenderInput {
   /** Shown instead of the symbol in the title, e.g. `Bitcoin / TetherUS`. */
   symbolLabel?: string;
   /**
+   * One value per point (an equity curve, open = high = low = close): the header reads
+   * `<valueLabel> <last value>` instead of a price's OHLC and change, coloured by the value's sign.
+   */
+  valueLabel?: string;
+  /**
    * Bars to show, counted from the newest; the older ones only warm the indicators up.
    * Default: the config's range, else all bars.
    */
@@ -423,7 +428,14 @@ export function layoutChart(input: RenderInput): Layout {
     priceTicks: niceTicks(lo, hi, Math.max(3, Math.round((main.bottom - main.top) / 38))).ticks,
     timeTicks: placedTicks,
     lastBar,
-    lastColor: lastBar && lastBar.close >= lastBar.open ? pal.up : pal.down,
+    lastColor:
+      input.valueLabel !== undefined
+        ? lastBar && lastBar.close < 0
+          ? pal.down
+          : pal.up
+        : lastBar && lastBar.close >= lastBar.open
+          ? pal.up
+          : pal.down,
     x,
     y,
     xOfTime,

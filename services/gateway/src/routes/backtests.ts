@@ -243,6 +243,7 @@ export async function backtestRoutes(
           }),
           bars,
           label: `Equity (R) of backtest ${backtest.symbol}`,
+          valueLabel: 'R',
         },
         { timeoutMs: RENDER_TIMEOUT_MS },
       );

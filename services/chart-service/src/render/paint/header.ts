@@ -56,7 +56,11 @@ export function paintHeader(l: Layout): string {
     );
     cursor += w + 12;
   }
-  if (lastBar) {
+  if (lastBar && input.valueLabel !== undefined) {
+    const value = `${input.valueLabel} ${formatPrice(lastBar.close, l.decimals)}`;
+    if (cursor + tw(value) < right - 8)
+      out.push(te.draw(cursor, ty - 1, value, { size: fs, fill: l.lastColor }));
+  } else if (lastBar) {
     const prev = bars[bars.length - 2];
     const change = prev ? lastBar.close - prev.close : 0;
     const pct = prev?.close ? (change / prev.close) * 100 : 0;
