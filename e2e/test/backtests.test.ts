@@ -10,8 +10,8 @@ import { api, createStack, type Stack } from './support.js';
  * backtest ends with exactly the trades of a run nobody interrupted.
  */
 
-const MARKET =
-  process.env.MARKET_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../shared/data/market');
+// Real hourly bars cut from the shipped files (the repository's own copy: CI may clone it anywhere).
+const MARKET = path.resolve(import.meta.dirname, '../../packages/market/test/fixtures/history');
 /** Every hour of about five weeks: some 850 steps of the built-in analyst. */
 const BACKTEST = {
   symbol: 'BINANCE:BTCUSDT',

@@ -12,7 +12,7 @@ import { api, createStack, type Stack } from './support.js';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const CONF = readFileSync(path.join(REPO_ROOT, 'infra/nats.conf'), 'utf8');
-const MARKET = process.env.MARKET_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data/market');
+const MARKET = path.join(REPO_ROOT, 'packages/market/test/fixtures/history');
 const USERS = [
   'provision',
   'gateway',

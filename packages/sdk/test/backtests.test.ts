@@ -4,8 +4,8 @@ import { Chartwright, isApiError } from '../src/index.js';
 import type { BacktestProgress } from '../src/types.js';
 import { type EmbeddedApp, startEmbeddedApp } from './support/embedded.js';
 
-const MARKET =
-  process.env.MARKET_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../../shared/data/market');
+// Real hourly bars cut from the shipped files (the repository's own copy: CI may clone it anywhere).
+const MARKET = path.resolve(import.meta.dirname, '../../market/test/fixtures/history');
 
 describe('cw.backtests against the embedded app [postgres] [jetstream] [redis]', () => {
   let app: EmbeddedApp;

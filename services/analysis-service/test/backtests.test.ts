@@ -13,8 +13,8 @@ import { analysisService } from '../src/index.js';
 
 const { pairs } = await testEngines(afterAll);
 const logger = createLogger('test', 'silent');
-const MARKET =
-  process.env.MARKET_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../../shared/data/market');
+// Real hourly bars cut from the shipped files (the repository's own copy: CI may clone it anywhere).
+const MARKET = path.resolve(import.meta.dirname, '../../../packages/market/test/fixtures/history');
 
 describe.each(pairs)('backtests shared by two analysis-service replicas [%s]', (_name, tdb, tb) => {
   const services: RunningService[] = [];

