@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BacktestBaselines } from '@chartwright/contracts';
 import { type BacktestStatus, ChartConfig, ChartRenderBars } from '@chartwright/contracts';
-import { callRpc } from '@chartwright/kit';
+import { callRpc, isDatabaseUnavailable, ServiceError } from '@chartwright/kit';
 import { type Bar, DEFAULT_BARS, MarketDataError } from '@chartwright/market';
 import { type Selectable, sql } from 'kysely';
 import { BuiltinAnalyst } from '../analyst/builtin.js';
@@ -27,6 +27,13 @@ import {
 type Row = Selectable<BacktestTable>;
 /** Steps of the built-in analyst saved together (a model's each on its own: each one costs). */
 const BATCH_STEPS = 100;
+
+/** Failures that say a dependency is away for now, not that the backtest is wrong. */
+function transient(err: unknown): boolean {
+  if (isDatabaseUnavailable(err)) return true;
+  if (err instanceof MarketDataError) return ['RATE_LIMITED', 'UPSTREAM_ERROR', 'TIMEOUT'].includes(err.code);
+  return err instanceof ServiceError && ['SERVICE_UNAVAILABLE', 'TIMEOUT'].includes(err.code);
+}
 const BATCH_MS = 500;
 /** At most one progress event per backtest this often. */
 const PROGRESS_MS = 1_000;
@@ -223,6 +230,29 @@ export class BacktestRunner {
           .catch(() => undefined);
         return;
       }
+      if (transient(err) && job.retries < config.maxAttempts) {
+        // The database, the market data or chart-service is away for a moment: the job is given
+        // back with a delay and resumes after its last saved step (here or on another replica),
+        // rather than failing a long run over a blip. Bounded: failures in a row, reset by progress.
+        const wait = config.retryBackoffMs[Math.min(job.retries, config.retryBackoffMs.length - 1)]!;
+        logger.warn(
+          { err, backtestId: job.id, retry: job.retries + 1, waitMs: wait },
+          'backtest paused on a transient error',
+        );
+        await db
+          .updateTable('backtests')
+          .set({
+            retries: job.retries + 1,
+            leased_by: null,
+            lease_until: sql<Date>`now() + ${wait} * interval '1 millisecond'`,
+          })
+          .where('id', '=', job.id)
+          .where('leased_by', '=', this.#me)
+          .execute()
+          // Unreachable database: the lease lapses by itself and the job is taken again then.
+          .catch(() => undefined);
+        return;
+      }
       const error =
         err instanceof AnalystError
           ? { code: err.code, reason: err.message }
@@ -308,6 +338,7 @@ export class BacktestRunner {
         // Saving is also a sign of life: the lease is extended with it.
         .set({
           done,
+          retries: 0,
           lease_until: sql<Date>`now() + ${this.ctx.config.backtest.leaseMs} * interval '1 millisecond'`,
         })
         .where('id', '=', id)

@@ -111,6 +111,8 @@ export interface BacktestTable {
   done: Generated<number>;
   reservation_id: string | null;
   analyses_charged: Generated<number>;
+  /** Transient failures in a row; reset by each saved batch of steps. */
+  retries: Generated<number>;
   baselines: BacktestBaselines | null;
   error_code: string | null;
   error_reason: string | null;

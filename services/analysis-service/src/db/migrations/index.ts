@@ -6,6 +6,7 @@ import * as idempotencyKey from './2026-12-04T00-00-00-idempotency-key.js';
 import * as barWindow from './2026-12-05T00-00-00-bar-window.js';
 import * as multiTimeframe from './2026-12-06T00-00-00-multi-timeframe.js';
 import * as backtests from './2026-12-12T00-00-00-backtests.js';
+import * as backtestRetries from './2026-12-13T00-00-00-backtest-retries.js';
 
 /** Frozen once merged; listed here so bundling keeps them. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-05T00-00-00-bar-window': barWindow,
   '2026-12-06T00-00-00-multi-timeframe': multiTimeframe,
   '2026-12-12T00-00-00-backtests': backtests,
+  '2026-12-13T00-00-00-backtest-retries': backtestRetries,
 };
