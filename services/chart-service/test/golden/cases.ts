@@ -24,6 +24,11 @@ const extreme = (bars: readonly Bar[], n: number, side: 'low' | 'high') =>
   bars.slice(-n).reduce((a, b) => ((side === 'low' ? b.low < a.low : b.high > a.high) ? b : a));
 const btcLow = extreme(btc, 160, 'low');
 const btcHigh = extreme(btc, 160, 'high');
+/** An equity curve in R (one value per point, as a backtest's), ending below zero. */
+const equity: Bar[] = btc.slice(-120).map((b, i) => {
+  const v = Math.round((Math.sin(i / 9) * 4 - i / 25) * 100) / 100;
+  return { time: b.time, open: v, high: v, low: v, close: v, volume: 0 };
+});
 
 function golden(
   name: string,
@@ -228,5 +233,11 @@ export const CASES: GoldenCase[] = [
       studies: [{ name: 'Volume' }, { name: 'Relative Strength Index' }],
     },
     { synthetic: true, symbolLabel: 'Bitcoin / TetherUS', visibleBars: 60 },
+  ),
+  golden(
+    'equity-dark-value',
+    equity,
+    { ...btcBase, theme: 'dark', style: 'line' },
+    { symbolLabel: 'Equity (R) of backtest BINANCE:BTCUSDT', valueLabel: 'R', visibleBars: 120 },
   ),
 ];
