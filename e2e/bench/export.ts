@@ -8,44 +8,21 @@
  * download, through the same route, auth and rate limit), so the ratio is what building the report
  * costs over serving a file, whatever else the machine is doing.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT, startSelfContainedApp } from '@chartwright/kit/testing';
 
 const RUNS = Math.max(1, Math.min(50, Number(process.argv[2] ?? 10)));
 const TARGET_MS = 2_000;
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const marketDir = process.env.MARKET_DATA_DIR ?? path.resolve(root, '../shared/data/market');
+const marketDir = process.env.MARKET_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data/market');
 const ADMIN = { email: 'admin@example.com', password: 'bench admin password' };
 
-const port = await new Promise<number>((resolve) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as net.AddressInfo;
-    srv.close(() => resolve(port));
-  });
-});
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cw-bench-export-'));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  DATA_DIR: dataDir,
+const app = await startSelfContainedApp({
   MARKET_DATA: 'file',
   MARKET_DATA_DIR: marketDir,
   ADMIN_EMAIL: ADMIN.email,
   ADMIN_PASSWORD: ADMIN.password,
-  LOG_LEVEL: 'error',
-};
-for (const k of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET']) delete env[k];
-const app = spawn(
-  process.execPath,
-  ['--conditions=development', '--import', 'tsx', path.join(root, 'apps/embedded/src/main.ts')],
-  { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
-);
-const base = `http://127.0.0.1:${port}`;
+});
+const base = app.url;
 
 async function call(method: string, url: string, token?: string, body?: unknown) {
   const res = await fetch(base + url, {
@@ -74,18 +51,6 @@ async function timed(url: string, token: string): Promise<number[]> {
 const median = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
 
 try {
-  for (const deadline = Date.now() + 90_000; ; ) {
-    if (app.exitCode !== null) throw new Error(`the embedded app exited (${app.exitCode})`);
-    if (Date.now() > deadline) throw new Error('the embedded app did not answer in 90 s');
-    if (
-      await fetch(`${base}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
   const admin = (await json(await call('POST', '/v1/auth/login', undefined, ADMIN))).token as string;
   const user = await json(
     await call('POST', '/v1/auth/signup', undefined, {
@@ -139,7 +104,5 @@ try {
     `  ratio pdf/png ${(pdfMs / pngMs).toFixed(1)}x; target ≤ ${TARGET_MS} ms: ${pdfMs <= TARGET_MS ? 'met' : 'NOT met'}`,
   );
 } finally {
-  app.kill('SIGTERM');
-  await new Promise((r) => app.once('exit', r));
-  rmSync(dataDir, { recursive: true, force: true });
+  await app.stop();
 }

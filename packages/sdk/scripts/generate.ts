@@ -2,49 +2,25 @@
 // Boots the embedded app (PGlite and the in-process bus in a temp dir, so no server is needed),
 // reads its /openapi.json, and writes openapi.json, src/generated/api.ts (openapi-typescript)
 // and src/generated/error-codes.ts (the contracts' error codes).
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '@chartwright/contracts';
+import { startSelfContainedApp } from '@chartwright/kit/testing';
 import openapiTS, { astToString } from 'openapi-typescript';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkg = path.resolve(here, '..');
 const root = path.resolve(pkg, '../..');
 
-const port = await new Promise<number>((resolve) => {
-  const srv = net.createServer().listen(0, '127.0.0.1', () => {
-    const { port } = srv.address() as net.AddressInfo;
-    srv.close(() => resolve(port));
-  });
-});
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cw-sdk-spec-'));
-const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir };
-for (const k of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET']) delete env[k];
-env.LOG_LEVEL = 'error';
-const app = spawn(
-  process.execPath,
-  ['--conditions=development', '--import', 'tsx', path.join(root, 'apps/embedded/src/main.ts')],
-  { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
-);
+const app = await startSelfContainedApp();
 
 try {
-  const base = `http://127.0.0.1:${port}`;
-  let spec: Record<string, unknown> | undefined;
-  for (const deadline = Date.now() + 60_000; !spec; ) {
-    if (app.exitCode !== null) throw new Error(`the embedded app exited (${app.exitCode})`);
-    if (Date.now() > deadline) throw new Error('the embedded app did not answer in 60 s');
-    try {
-      const res = await fetch(`${base}/openapi.json`);
-      if (res.ok) spec = (await res.json()) as Record<string, unknown>;
-    } catch {
-      // not listening yet
-    }
-    if (!spec) await new Promise((r) => setTimeout(r, 200));
-  }
+  const base = app.url;
+  const res = await fetch(`${base}/openapi.json`);
+  if (!res.ok) throw new Error(`${base}/openapi.json answered ${res.status}`);
+  const spec = (await res.json()) as Record<string, unknown>;
   // The spec names the server it was read from; clients pick their own base URL.
   delete spec.servers;
   writeFileSync(path.join(pkg, 'openapi.json'), `${JSON.stringify(spec, null, 2)}\n`);
@@ -69,7 +45,5 @@ try {
   );
   console.log(`wrote openapi.json and src/generated/ from ${base}/openapi.json`);
 } finally {
-  app.kill('SIGTERM');
-  await new Promise((r) => app.once('exit', r));
-  rmSync(dataDir, { recursive: true, force: true });
+  await app.stop();
 }

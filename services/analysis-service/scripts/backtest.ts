@@ -3,12 +3,9 @@
 //   pnpm bench:backtest --table         the README's table: BTC and ETH 1h, 2018-01-01..2021-06-01, step 24
 //   pnpm bench:backtest --rest          also the same run as a REST backtest job of the embedded app (PGlite, in-process bus)
 // MARKET_DATA_DIR points at the CryptoDataDownload files (default: ../shared/data/market from the repo).
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startSelfContainedApp } from '@chartwright/kit/testing';
 import { FileProvider, intervalMs } from '@chartwright/market';
 import type { Scorecard } from '@chartwright/outcomes';
 import { replayBuiltin } from '../src/backtest/replay.js';
@@ -95,29 +92,8 @@ if (table) {
  * (the database's times), so the app's boot and the polling are not counted.
  */
 async function restJob(from: string, to: string, step: number) {
-  const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'cw-bench-backtest-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATA_DIR: dataDir,
-    MARKET_DATA: 'file',
-    MARKET_DATA_DIR: dir,
-    LOG_LEVEL: 'error',
-  };
-  for (const k of ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET']) delete env[k];
-  const app = spawn(
-    process.execPath,
-    ['--conditions=development', '--import', 'tsx', path.join(root, 'apps/embedded/src/main.ts')],
-    { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const base = `http://127.0.0.1:${port}`;
+  const app = await startSelfContainedApp({ MARKET_DATA: 'file', MARKET_DATA_DIR: dir });
+  const base = app.url;
   const call = async (method: string, url: string, body?: unknown, token?: string) => {
     const res = await fetch(base + url, {
       method,
@@ -132,16 +108,6 @@ async function restJob(from: string, to: string, step: number) {
     return json.data;
   };
   try {
-    for (const deadline = Date.now() + 90_000; ; ) {
-      if (app.exitCode !== null) throw new Error(`the embedded app exited (${app.exitCode})`);
-      if (Date.now() > deadline) throw new Error('the embedded app did not answer in 90 s');
-      const up = await fetch(`${base}/health`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (up) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
     const { token } = await call('POST', '/v1/auth/signup', {
       email: 'bench@example.com',
       password: 'bench password 123',
@@ -162,9 +128,7 @@ async function restJob(from: string, to: string, step: number) {
       await new Promise((r) => setTimeout(r, 250));
     }
   } finally {
-    app.kill('SIGTERM');
-    await new Promise((r) => app.once('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+    await app.stop();
   }
 }
 

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,16 +23,20 @@ export interface ServiceProcess {
 export async function startServiceProcess(
   service: string,
   env: Record<string, string>,
-  opts: { port: number; timeoutMs?: number; entry?: string; nodeArgs?: string[] } = { port: 0 },
+  opts: { port: number; timeoutMs?: number; entry?: string; nodeArgs?: string[]; omitEnv?: string[] } = {
+    port: 0,
+  },
 ): Promise<ServiceProcess> {
   const entry = opts.entry ?? path.join(REPO_ROOT, 'services', service, 'src', 'main.ts');
+  const inherited = { ...process.env };
+  for (const k of opts.omitEnv ?? []) delete inherited[k];
   const child = spawn(
     process.execPath,
     [...(opts.nodeArgs ?? []), '--conditions=development', '--import', 'tsx', entry],
     {
       cwd: REPO_ROOT,
       env: {
-        ...process.env,
+        ...inherited,
         NODE_ENV: 'test',
         LOG_LEVEL: 'warn',
         ...env,
@@ -96,3 +102,40 @@ export const freePort = async (): Promise<number> => {
     if (ok) return port;
   }
 };
+
+/**
+ * The embedded app (`apps/embedded`: every service in one process) on PGlite, the in-process bus
+ * and a temp folder, as `pnpm start` runs it: no server needed (scripts and benchmarks). The
+ * caller's DATABASE_URL, NATS_URL, REDIS_URL and S3 settings are not passed on; `stop` also
+ * removes the folder.
+ */
+export async function startSelfContainedApp(
+  env: Record<string, string> = {},
+): Promise<ServiceProcess & { dataDir: string }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'cw-app-'));
+  const remove = () => rm(dataDir, { recursive: true, force: true });
+  try {
+    const app = await startServiceProcess(
+      'embedded',
+      { DATA_DIR: dataDir, LOG_LEVEL: 'error', ...env },
+      {
+        port: await freePort(),
+        entry: path.join(REPO_ROOT, 'apps/embedded/src/main.ts'),
+        timeoutMs: 90_000,
+        omitEnv: ['DATABASE_URL', 'NATS_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_BUCKET'],
+      },
+    );
+    return {
+      ...app,
+      dataDir,
+      async stop(signal) {
+        const code = await app.stop(signal);
+        await remove();
+        return code;
+      },
+    };
+  } catch (err) {
+    await remove();
+    throw err;
+  }
+}
